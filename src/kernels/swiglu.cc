@@ -1,0 +1,25 @@
+#include "kernels/swiglu.h"
+
+#include <cmath>
+
+namespace msa::kernels {
+
+void swiglu(const float* gate, const float* up, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+void swiglu_backward(const float* gate, const float* up, const float* dout, int64_t n,
+                     float* dgate, float* dup) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    const float sg = 1.0f / (1.0f + std::exp(-g));
+    const float silu = g * sg;
+    dup[i] = dout[i] * silu;
+    dgate[i] = dout[i] * up[i] * (sg * (1.0f + g * (1.0f - sg)));
+  }
+}
+
+}  // namespace msa::kernels
