@@ -1,15 +1,58 @@
-// msa command-line entry point: dispatches to sub-commands.
+// msa command-line entry point: dispatches to registered sub-commands
+// (see command.h). User errors (msa::Error) print one clear line, exit 1.
 #include <cstdio>
+#include <cstring>
+#include <exception>
 #include <string>
 
+#include "cli/command.h"
 #include "core/error.h"
 #include "core/version.h"
 
+namespace msa::cli {
+std::map<std::string, Command>& commands() {
+  static std::map<std::string, Command> m;
+  return m;
+}
+}  // namespace msa::cli
+
+static void usage(FILE* out) {
+  std::fprintf(out, "msa %s — Memory Sparse Attention engine\n\nusage: msa <command> [options]\n\ncommands:\n",
+               msa::kVersion);
+  for (auto& [name, c] : msa::cli::commands()) std::fprintf(out, "  %-14s %s\n", name.c_str(), c.help.c_str());
+  std::fprintf(out, "\nRun 'msa <command> --help' for a command's options.\n");
+}
+
 int main(int argc, char** argv) {
-  if (argc < 2 || std::string(argv[1]) == "--help") {
-    std::printf("msa %s\nusage: msa <command> [options]\n", msa::kVersion);
-    return argc < 2 ? 1 : 0;
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
   }
-  std::fprintf(stderr, "msa: unknown command '%s'\n", argv[1]);
-  return 2;
+  const std::string name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    usage(stdout);
+    return 0;
+  }
+  if (name == "--version") {
+    std::printf("msa %s\n", msa::kVersion);
+    return 0;
+  }
+  auto& cmds = msa::cli::commands();
+  auto it = cmds.find(name);
+  if (it == cmds.end()) {
+    std::fprintf(stderr, "msa: unknown command '%s' (see 'msa --help')\n", name.c_str());
+    return 2;
+  }
+  try {
+    return it->second.fn(argc - 1, argv + 1);
+  } catch (const msa::Error& e) {
+    std::fprintf(stderr, "msa %s: error: %s\n", name.c_str(), e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "msa %s: error: out of memory\n", name.c_str());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "msa %s: error: %s\n", name.c_str(), e.what());
+    return 1;
+  }
 }
