@@ -6,7 +6,7 @@ namespace msa::memory {
 
 InMemoryBank::InMemoryBank(int num_slots, int64_t kv_heads, int64_t head_dim)
     : width_(kv_heads * head_dim), kv_heads_(kv_heads), head_dim_(head_dim),
-      k_(size_t(num_slots)), v_(size_t(num_slots)), rk_(size_t(num_slots)) {}
+      k_(static_cast<size_t>(num_slots)), v_(static_cast<size_t>(num_slots)), rk_(static_cast<size_t>(num_slots)) {}
 
 int64_t InMemoryBank::add(const EncodedDocument& doc) {
   MSA_CHECK(doc.pooled_k.size() == k_.size(), "encoded document has {} routing layers, bank has {}",

@@ -1,2 +1,0 @@
-// Placeholder translation unit so the layer library exists before its first real file.
-namespace msa::engine {}
