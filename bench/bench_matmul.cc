@@ -1,0 +1,147 @@
+// Dense matmul against this machine's limits measured in the same run:
+// GEMM (T = 512, prefill) in GFLOP/s vs the vdpbf16ps / FMA peak, and GEMV
+// (T = 1, decode) in GB/s of weights vs a read-bandwidth probe over a buffer
+// as large as the weights. Shapes: Qwen3-0.6B-like (K = 1024) and 4B-like
+// (K = 2560, and the K = 9728 down projection).
+//
+//   bench_matmul [--quick] [--threads N]
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common/machine_limits.h"
+#include "core/aligned_buffer.h"
+#include "core/half.h"
+#include "core/threads.h"
+#include "core/timer.h"
+#include "kernels/matmul.h"
+
+using namespace msa;
+using msa::kernels::WeightView;
+using msa::kernels::WType;
+
+namespace {
+
+struct Shape {
+  const char* name;
+  int64_t N, K;
+};
+
+// Deterministic pseudo-random values in [-1, 1), filled in parallel (the
+// 151936×1024 f32 lm_head is 622 MB).
+inline float hash_value(uint64_t i) {
+  i = (i + 0x9e3779b97f4a7c15ull) * 0xbf58476d1ce4e5b9ull;
+  i ^= i >> 31;
+  return float(int64_t(i >> 40) - (int64_t(1) << 23)) / float(1 << 23);
+}
+
+template <class T, class F>
+void fill(AlignedBuffer<T>& b, F f) {
+  const int64_t n = int64_t(b.size());
+#pragma omp parallel for num_threads(msa::num_threads()) schedule(static)
+  for (int64_t i = 0; i < n; ++i) b[size_t(i)] = f(uint64_t(i));
+}
+
+// Best-of-`reps` seconds of one matmul call (after one warm-up call).
+double time_matmul(const float* x, int64_t T, const WeightView& w, float* y, int reps) {
+  kernels::matmul(x, T, w, y);
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    Timer t;
+    kernels::matmul(x, T, w, y);
+    best = std::min(best, t.seconds());
+  }
+  return best;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool quick = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) quick = true;
+    else if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) msa::set_num_threads(std::atoi(argv[++i]));
+    else {
+      std::fprintf(stderr, "usage: bench_matmul [--quick] [--threads N]\n");
+      return 1;
+    }
+  }
+  const int threads = msa::num_threads();
+  const int64_t kGemmT = 512;
+  const int gemm_reps = quick ? 2 : 4, gemv_reps = quick ? 5 : 15;
+
+  const double bf16_peak = bench::measure_bf16_peak_gflops(threads);
+  const double f32_peak = bench::measure_fp32_peak_gflops(threads);
+  std::printf("threads %d; measured now: bf16 dot peak %.0f GFLOP/s, fp32 FMA peak %.0f GFLOP/s\n", threads,
+              bf16_peak, f32_peak);
+
+  const std::vector<Shape> shapes = {
+      {"0.6B q/o 1024x1024", 1024, 1024},     {"0.6B q 2048x1024", 2048, 1024},
+      {"0.6B mlp 3072x1024", 3072, 1024},     {"0.6B lm_head 151936x1024", 151936, 1024},
+      {"4B q 4096x2560", 4096, 2560},         {"4B gate/up 9728x2560", 9728, 2560},
+      {"4B down 2560x9728", 2560, 9728},
+  };
+
+  AlignedBuffer<float> x(size_t(kGemmT) * 9728), y(size_t(kGemmT) * 151936);
+  fill(x, [](uint64_t i) { return hash_value(i ^ 0x5555); });
+
+  std::printf("\n%-26s %-5s %-17s %9s %9s %9s %9s %7s\n", "shape (NxK)", "wtype", "path", "T", "ms",
+              "GFLOP/s", "GB/s(W)", "ratio");
+  double gemm_metric = 0, gemv_metric = 0, gemv_bw_metric = 0, gemm_gflops_metric = 0;
+  for (const Shape& s : shapes) {
+    for (WType type : {WType::BF16, WType::F32}) {
+      const size_t n = size_t(s.N * s.K);
+      AlignedBuffer<float> wf;
+      AlignedBuffer<uint16_t> wb;
+      WeightView w{nullptr, type, s.N, s.K};
+      if (type == WType::F32) {
+        wf.resize(n);
+        fill(wf, [](uint64_t i) { return hash_value(i); });
+        w.data = wf.data();
+      } else {
+        wb.resize(n);
+        fill(wb, [](uint64_t i) { return f32_to_bf16(hash_value(i)); });
+        w.data = wb.data();
+      }
+      const double wbytes = double(n) * (type == WType::F32 ? 4 : 2);
+      const char* tname = type == WType::F32 ? "f32" : "bf16";
+      const double peak = type == WType::F32 ? f32_peak : bf16_peak;
+
+      // GEMM (skip the f32 lm_head in --quick: 0.6 GB of weights, ~0.5 s a call).
+      if (!(quick && type == WType::F32 && s.N > 100000)) {
+        const double sec = time_matmul(x.data(), kGemmT, w, y.data(), gemm_reps);
+        const double gflops = 2.0 * double(kGemmT) * double(n) / sec / 1e9;
+        std::printf("%-26s %-5s %-17s %9lld %9.2f %9.1f %9.1f %6.1f%% of %.0f GFLOP/s peak\n", s.name, tname,
+                    kernels::matmul_path(type, kGemmT), (long long)kGemmT, sec * 1e3, gflops, wbytes / sec / 1e9,
+                    100.0 * gflops / peak, peak);
+        if (type == WType::BF16 && s.N == 9728 && s.K == 2560) {
+          gemm_metric = gflops / peak;
+          gemm_gflops_metric = gflops;
+        }
+      }
+      // GEMV, next to a read-bandwidth probe over a buffer of the weights' size.
+      const double bw = bench::measure_read_bandwidth_gbs(size_t(wbytes), threads);
+      const double sec = time_matmul(x.data(), 1, w, y.data(), gemv_reps);
+      const double gbs = wbytes / sec / 1e9;
+      std::printf("%-26s %-5s %-17s %9d %9.3f %9.1f %9.1f %6.1f%% of %.1f GB/s read\n", s.name, tname,
+                  kernels::matmul_path(type, 1), 1, sec * 1e3, 2.0 * double(n) / sec / 1e9, gbs,
+                  100.0 * gbs / bw, bw);
+      if (type == WType::BF16 && s.N > 100000) {
+        gemv_metric = gbs / bw;
+        gemv_bw_metric = gbs;
+      }
+    }
+  }
+  std::printf("\n(GEMM ratio: largest 4B shape 9728x2560, T=512, bf16. GEMV ratio: bf16 lm_head 151936x1024, T=1,\n"
+              " 311 MB of weights, vs read bandwidth of a 311 MB buffer measured just before.)\n");
+  std::printf("metric: matmul_bf16_gemm_gflops = %.1f\n", gemm_gflops_metric);
+  std::printf("metric: matmul_bf16_gemm_flops_ratio = %.3f\n", gemm_metric);
+  std::printf("metric: matmul_bf16_gemv_gbs = %.1f\n", gemv_bw_metric);
+  std::printf("metric: matmul_bf16_gemv_bw_ratio = %.3f\n", gemv_metric);
+  return 0;
+}
