@@ -3,6 +3,9 @@
 // lstrip/rstrip, single_word, normalized), ByteLevel coverage of every byte,
 // NFC, streaming decode, the invalid-UTF-8 policy, bad files, thread safety.
 #include <gtest/gtest.h>
+#include <utf8proc.h>
+
+#include <cstdlib>
 
 #include <algorithm>
 #include <atomic>
@@ -253,6 +256,32 @@ TEST(Tokenizer, ConstMethodsAreThreadSafe) {
     });
   for (auto& th : threads) th.join();
   EXPECT_EQ(bad.load(), 0);
+}
+
+TEST(TokenizerUtf8, NfcFastPathIsConservative) {
+  // Whenever the quick check says "unchanged", full NFC (utf8proc) agrees,
+  // for every code point alone and after a base letter.
+  auto full_nfc = [](const std::string& s) {
+    utf8proc_uint8_t* out = nullptr;
+    auto n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()), utf8proc_ssize_t(s.size()), &out,
+                          utf8proc_option_t(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+    std::string r(reinterpret_cast<const char*>(out), size_t(n));
+    std::free(out);
+    return r;
+  };
+  size_t fast = 0;
+  for (uint32_t cp = 0x80; cp < 0x30000; ++cp) {
+    if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+    std::string s, t = "A";
+    append_utf8(s, cp);
+    append_utf8(t, cp);
+    if (nfc_is_identity_fast(s)) {
+      ++fast;
+      ASSERT_EQ(full_nfc(s), s) << "U+" << std::hex << cp;
+      ASSERT_EQ(full_nfc(t), t) << "A U+" << std::hex << cp;
+    }
+  }
+  EXPECT_GT(fast, 100000u);  // CJK and most other text takes the fast path
 }
 
 TEST(TokenizerJson, StringsAndErrors) {
