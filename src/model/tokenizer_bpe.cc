@@ -191,7 +191,12 @@ static void split_merge_string(size_t r, std::string_view s, std::string_view& a
 void BpeModel::load_merges(const JsonValue& merges) {
   std::string joined;
   if (merges.type() == JsonValue::Type::Raw) {
-    merge_slots_.assign(table_capacity(merges.raw_text().size() / 48 + 1), MergeSlot{kEmptyKey, {0, 0}});
+    // Size the table once: count '[' (pair form) or '"' / 2 (string form).
+    std::string_view raw = merges.raw_text();
+    size_t first = raw.find_first_not_of(" \t\r\n", raw.find('[') == std::string_view::npos ? 0 : raw.find('[') + 1);
+    bool pairs = first != std::string_view::npos && raw[first] == '[';
+    size_t estimate = pairs ? size_t(std::count(raw.begin(), raw.end(), '[')) : size_t(std::count(raw.begin(), raw.end(), '"')) / 2;
+    merge_slots_.assign(table_capacity(estimate + 1), MergeSlot{kEmptyKey, {0, 0}});
     merge_shift_ = 64 - std::countr_zero(merge_slots_.size());
     JsonCursor c(merges.raw_text(), "model.merges");
     c.expect('[');

@@ -154,14 +154,49 @@ bool nfc_is_identity_fast(std::string_view s) {
   return true;
 }
 
-std::string nfc(std::string_view s) {
-  if (nfc_is_identity_fast(s)) return std::string(s);
+std::string nfc_full(std::string_view s) {
   utf8proc_uint8_t* out = nullptr;
   utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()), utf8proc_ssize_t(s.size()),
                                     &out, utf8proc_option_t(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
   MSA_CHECK(n >= 0, "NFC normalisation failed: {}", utf8proc_errmsg(n));
   std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> guard(out, &std::free);
   return std::string(reinterpret_cast<const char*>(out), size_t(n));
+}
+
+std::string nfc(std::string_view s) {
+  if (nfc_is_identity_fast(s)) return std::string(s);
+  // NFC is local: a character that is not nfc_sensitive (a starter that is
+  // never the second element of a composition) splits the text into parts
+  // that normalise independently. Only the regions around sensitive
+  // characters go through utf8proc.
+  std::string out;
+  out.reserve(s.size() + 16);
+  size_t done = 0;      // s[0, done) has been emitted
+  size_t boundary = 0;  // start of the last insensitive character seen
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t start = i;
+    if (static_cast<unsigned char>(s[i]) < 0xCC) {
+      boundary = start;
+      next_code_point(s, i);
+      continue;
+    }
+    if (!nfc_sensitive(next_code_point(s, i))) {
+      boundary = start;
+      continue;
+    }
+    size_t end = i;
+    while (end < s.size()) {
+      size_t k = end;
+      if (!nfc_sensitive(next_code_point(s, k))) break;
+      end = k;
+    }
+    out.append(s.substr(done, boundary - done));
+    out += nfc_full(s.substr(boundary, end - boundary));
+    done = i = boundary = end;
+  }
+  out.append(s.substr(done));
+  return out;
 }
 
 uint32_t next_code_point(std::string_view s, size_t& i) {

@@ -35,6 +35,7 @@ size_t complete_utf8_prefix(std::string_view s);
 // starters without decomposition or composition partners, e.g. CJK, emoji)
 // is returned unchanged. nfc_is_identity_fast is that conservative check.
 std::string nfc(std::string_view valid_utf8);
+std::string nfc_full(std::string_view valid_utf8);  // utf8proc on the whole text (reference for tests)
 bool nfc_is_identity_fast(std::string_view valid_utf8);
 
 // Decodes one code point from valid UTF-8 at s[i], advancing i.

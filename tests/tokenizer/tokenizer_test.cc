@@ -284,6 +284,22 @@ TEST(TokenizerUtf8, NfcFastPathIsConservative) {
   EXPECT_GT(fast, 100000u);  // CJK and most other text takes the fast path
 }
 
+TEST(TokenizerUtf8, SegmentedNfcEqualsFullNfc) {
+  const std::vector<std::string> pool = {"e", "\u0301", "\u0323", "\u0307", "A", "\u030A", "\u212B", " ", "<",
+                                         "\u0338", "\u1100", "\u1161", "\u11A8", "\uAC00", "\u0915", "\u094D",
+                                         "\u093C", "\u0B47", "\u0B3E", "\u4E16", "\U0001F600", "\u00EA", "\u0340",
+                                         "\u0F73", "\u0CBF", "\u0CD5", "x", "\u05D0", "\u05B7", "\u0958"};
+  uint32_t state = 12345;
+  for (int iter = 0; iter < 20000; ++iter) {
+    std::string s;
+    for (int k = 0, n = 1 + int(state % 12); k < n; ++k) {
+      state = state * 1664525u + 1013904223u;
+      s += pool[(state >> 8) % pool.size()];
+    }
+    ASSERT_EQ(nfc(s), nfc_full(s)) << q(s);
+  }
+}
+
 TEST(TokenizerJson, StringsAndErrors) {
   JsonValue v = parse_json(R"({"a":"x\u00e9\ud83d\ude00\ud800","b":[1,-2.5e1,true,null]})", "t");
   EXPECT_EQ(v.find("a")->as_string("a"), "x\u00e9\U0001F600\uFFFD");
