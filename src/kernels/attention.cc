@@ -4,12 +4,19 @@
 #include <cmath>
 #include <vector>
 
+#include "core/cpu_features.h"
 #include "core/threads.h"
 
 namespace msa::kernels {
 
+// attention_avx512.cc (AVX-512 flags; only after the runtime check). Returns
+// false for head dims it does not handle.
+bool attention_avx512(const float* q, const float* k, const float* v, const AttentionShape& s,
+                      float* out, bool causal);
+
 void attention(const float* q, const float* k, const float* v, const AttentionShape& s,
                float* out, bool causal) {
+  if (cpu_features().avx512 && attention_avx512(q, k, v, s, out, causal)) return;
   const int64_t G = s.Hq / s.Hkv, d = s.d;
   const float scale = 1.0f / std::sqrt(float(d));
   const int64_t qstride = s.Hq * d, kstride = s.Hkv * d;

@@ -7,6 +7,7 @@
 #include <deque>
 
 #include "core/error.h"
+#include "core/mapped_file.h"
 #include "model/tokenizer_bpe.h"
 #include "model/tokenizer_byte_level.h"
 #include "model/tokenizer_json.h"
@@ -27,23 +28,12 @@ Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
 Tokenizer Tokenizer::load(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  MSA_CHECK(f != nullptr, "cannot open tokenizer file {}", path);
-  std::string text;
-  std::fseek(f, 0, SEEK_END);
-  long size = std::ftell(f);
-  std::fseek(f, 0, SEEK_SET);
-  if (size > 0) {
-    text.resize(size_t(size));
-    size_t got = std::fread(text.data(), 1, text.size(), f);
-    text.resize(got);
-  }
-  std::fclose(f);
-  return from_json(text, path);
+  MappedFile file(path);
+  return from_json(std::string_view(reinterpret_cast<const char*>(file.data()), file.size()), path);
 }
 
 Tokenizer Tokenizer::from_json(std::string_view json_text, std::string_view source) {
-  JsonValue root = parse_json(json_text, source);
+  JsonValue root = parse_json(json_text, source, {"model.vocab", "model.merges"});
   Tokenizer tok;
   try {
     tok.load_from(root, source);
@@ -117,7 +107,7 @@ void Tokenizer::load_from(const JsonValue& root, std::string_view source) {
       const JsonValue* content = t.find("content");
       MSA_CHECK(id && content, "{}: needs \"id\" and \"content\"", where);
       int64_t idv = id->as_int(where + ".id");
-      MSA_CHECK(idv >= 0 && idv < (int64_t(1) << 30), "{}.id: {} out of range", where, idv);
+      MSA_CHECK(idv >= 0 && idv < (int64_t(1) << 24), "{}.id: {} out of range [0, 2^24)", where, idv);
       a.id = int32_t(idv);
       a.content = content->as_string(where + ".content");
       MSA_CHECK(!a.content.empty(), "{}.content: empty", where);
@@ -145,21 +135,29 @@ void Tokenizer::load_from(const JsonValue& root, std::string_view source) {
   // tokens as their content.
   int32_t max_id = bpe_->max_id();
   for (auto& a : added_) max_id = std::max(max_id, a.id);
-  decoded_.assign(size_t(max_id + 1), std::string());
   known_.assign(size_t(max_id + 1), false);
   special_.assign(size_t(max_id + 1), false);
-  const auto& alphabet = ByteLevelAlphabet::get();
-  for (int32_t id = 0; id <= bpe_->max_id(); ++id) {
-    const std::string* t = bpe_->token(id);
-    if (!t) continue;
-    known_[size_t(id)] = true;
-    if (!alphabet.decode(*t, decoded_[size_t(id)])) decoded_[size_t(id)] = *t;
-  }
+  std::vector<const AddedToken*> added_of(size_t(max_id + 1), nullptr);
   for (auto& a : added_) {
+    added_of[size_t(a.id)] = &a;
     known_[size_t(a.id)] = true;
     special_[size_t(a.id)] = a.special;
-    decoded_[size_t(a.id)] = a.content;
   }
+  const auto& alphabet = ByteLevelAlphabet::get();
+  decoded_off_.resize(size_t(max_id) + 2);
+  decoded_buf_.reserve(size_t(max_id + 1) * 6);
+  for (int32_t id = 0; id <= max_id; ++id) {
+    decoded_off_[size_t(id)] = uint32_t(decoded_buf_.size());
+    if (const AddedToken* a = added_of[size_t(id)]) {
+      decoded_buf_ += a->content;
+      continue;
+    }
+    std::string_view t = bpe_->token(id);
+    if (t.empty()) continue;
+    known_[size_t(id)] = true;
+    if (!alphabet.decode(t, decoded_buf_)) decoded_buf_ += t;
+  }
+  decoded_off_[size_t(max_id) + 1] = uint32_t(decoded_buf_.size());
   (void)source;
 }
 
@@ -290,7 +288,8 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool parse_special
 
 std::string_view Tokenizer::token_bytes(int32_t id) const {
   if (!is_valid_id(id)) return {};
-  return decoded_[size_t(id)];
+  return std::string_view(decoded_buf_).substr(decoded_off_[size_t(id)],
+                                               decoded_off_[size_t(id) + 1] - decoded_off_[size_t(id)]);
 }
 
 std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special) const {
@@ -298,7 +297,7 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special) c
   for (int32_t id : ids) {
     if (!is_valid_id(id)) continue;
     if (skip_special && special_[size_t(id)]) continue;
-    bytes += decoded_[size_t(id)];
+    bytes += token_bytes(id);
   }
   if (is_valid_utf8(bytes)) return bytes;
   return sanitize_utf8(bytes);

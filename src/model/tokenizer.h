@@ -58,8 +58,8 @@ class Tokenizer {
   int32_t token_to_id(std::string_view token) const;  // added token content or vocab string; -1 if none
   int32_t require_token(std::string_view token) const;  // throws msa::Error when absent
   bool is_special(int32_t id) const;
-  bool is_valid_id(int32_t id) const { return id >= 0 && size_t(id) < decoded_.size() && known_[size_t(id)]; }
-  size_t vocab_size() const { return decoded_.size(); }  // max id + 1
+  bool is_valid_id(int32_t id) const { return id >= 0 && size_t(id) < known_.size() && known_[size_t(id)]; }
+  size_t vocab_size() const { return known_.size(); }  // max id + 1
   const std::vector<AddedToken>& added_tokens() const { return added_; }
 
  private:
@@ -77,7 +77,8 @@ class Tokenizer {
   bool any_normalized_added_ = false;
   // Candidate added tokens by first byte, longest first (leftmost-longest match).
   std::vector<std::vector<uint16_t>> added_by_first_byte_;
-  std::vector<std::string> decoded_;  // bytes of every id
+  std::string decoded_buf_;             // bytes of every id, concatenated
+  std::vector<uint32_t> decoded_off_;   // id -> offset in decoded_buf_ (size max id + 2)
   std::vector<bool> known_;
   std::vector<bool> special_;
 };

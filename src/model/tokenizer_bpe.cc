@@ -1,5 +1,7 @@
 #include "model/tokenizer_bpe.h"
 
+#include <algorithm>
+#include <bit>
 #include <queue>
 
 #include "core/error.h"
@@ -13,6 +15,14 @@ static std::string optional_string(const JsonValue& v, std::string_view key, std
   if (!f || f->is_null()) return {};
   return f->as_string(fmt::format("{}.{}", where, key));
 }
+
+static size_t table_capacity(size_t n) {
+  size_t cap = 16;
+  while (cap < n + n / 2) cap <<= 1;  // load factor <= 2/3
+  return cap;
+}
+
+static uint32_t string_hash(std::string_view s) { return uint32_t(std::hash<std::string_view>{}(s)); }
 
 BpeModel::BpeModel(const JsonValue& model) : cache_(new Shard[kShards]) {
   model.as_object("model");
@@ -34,45 +44,191 @@ BpeModel::BpeModel(const JsonValue& model) : cache_(new Shard[kShards]) {
 
   const JsonValue* vocab = model.find("vocab");
   MSA_CHECK(vocab != nullptr, "model: missing \"vocab\"");
-  const auto& entries = vocab->as_object("model.vocab");
-  vocab_.reserve(entries.size());
-  int64_t max_id = -1;
-  for (auto& [tok, idv] : entries) {
-    int64_t id = idv.as_int("model.vocab entry");
-    MSA_CHECK(id >= 0 && id < (int64_t(1) << 30), "model.vocab: token id {} out of range", id);
-    vocab_.insert_or_assign(tok, int32_t(id));
-    if (id > max_id) max_id = id;
-  }
-  id_to_token_.assign(size_t(max_id + 1), std::string());
-  std::vector<bool> present(size_t(max_id + 1), false);
-  for (auto& [tok, id] : vocab_) {
-    id_to_token_[size_t(id)] = tok;
-    present[size_t(id)] = true;
-  }
-  for (size_t i = 0; i < present.size(); ++i)
-    if (!present[i]) id_to_token_[i].clear();
+  load_vocab(*vocab);
 
   const auto& alphabet = ByteLevelAlphabet::get();
   for (int b = 0; b < 256; ++b) byte_id_[size_t(b)] = token_to_id(alphabet.char_of(uint8_t(b)));
-
   std::string unk = optional_string(model, "unk_token", "model");
   if (!unk.empty()) unk_id_ = token_to_id(unk);
 
   const JsonValue* merges = model.find("merges");
   MSA_CHECK(merges != nullptr, "model: missing \"merges\"");
-  const auto& list = merges->as_array("model.merges");
-  merges_.reserve(list.size() * 2);
+  load_merges(*merges);
+}
+
+void BpeModel::load_vocab(const JsonValue& vocab) {
+  struct Entry {
+    uint32_t off, len;
+    int32_t id;
+  };
+  std::vector<Entry> entries;
+  auto add = [&](std::string_view tok, double idd) {
+    MSA_CHECK(idd >= 0 && idd < double(1 << 24) && idd == double(int64_t(idd)),
+              "model.vocab: token id {} of \"{}\" is not an integer in [0, 2^24)", idd, tok);
+    MSA_CHECK(!tok.empty(), "model.vocab: empty token string (id {})", idd);
+    MSA_CHECK(token_buf_.size() + tok.size() < (size_t(1) << 32), "model.vocab: too large");
+    entries.push_back({uint32_t(token_buf_.size()), uint32_t(tok.size()), int32_t(idd)});
+    token_buf_.append(tok);
+  };
+  if (vocab.type() == JsonValue::Type::Raw) {
+    JsonCursor c(vocab.raw_text(), "model.vocab");
+    token_buf_.reserve(vocab.raw_text().size());
+    c.expect('{');
+    if (!c.consume('}')) {
+      std::string scratch;
+      do {
+        std::string_view tok = c.read_string(scratch);
+        c.expect(':');
+        add(tok, c.read_number());
+      } while (c.consume(','));
+      c.expect('}');
+    }
+  } else {
+    for (auto& [tok, idv] : vocab.as_object("model.vocab")) add(tok, idv.as_number("model.vocab entry"));
+  }
+  int32_t max_id = -1;
+  for (auto& e : entries) max_id = std::max(max_id, e.id);
+  token_off_.assign(size_t(max_id + 1), 0);
+  token_len_.assign(size_t(max_id + 1), 0);
+  vocab_slots_.assign(table_capacity(entries.size()), VocabSlot{0, -1});
+  const size_t mask = vocab_slots_.size() - 1;
+  for (auto& e : entries) {
+    std::string_view tok(token_buf_.data() + e.off, e.len);
+    uint32_t h = string_hash(tok);
+    size_t i = h & mask;
+    for (;; i = (i + 1) & mask) {
+      VocabSlot& s = vocab_slots_[i];
+      if (s.id < 0) {
+        s = {h, e.id};
+        break;
+      }
+      if (s.hash == h && token(s.id) == tok) {  // duplicate key: the later entry wins (HF/JSON semantics)
+        s.id = e.id;
+        break;
+      }
+    }
+    token_off_[size_t(e.id)] = e.off;
+    token_len_[size_t(e.id)] = e.len;
+  }
+}
+
+std::string_view BpeModel::token(int32_t id) const {
+  if (id < 0 || size_t(id) >= token_len_.size()) return {};
+  return std::string_view(token_buf_.data() + token_off_[size_t(id)], token_len_[size_t(id)]);
+}
+
+int32_t BpeModel::token_to_id(std::string_view tok) const {
+  if (vocab_slots_.empty()) return -1;
+  uint32_t h = string_hash(tok);
+  const size_t mask = vocab_slots_.size() - 1;
+  for (size_t i = h & mask;; i = (i + 1) & mask) {
+    const VocabSlot& s = vocab_slots_[i];
+    if (s.id < 0) return -1;
+    if (s.hash == h && token(s.id) == tok) return s.id;
+  }
+}
+
+static inline size_t merge_hash(uint64_t key, int shift) { return size_t((key * 0x9E3779B97F4A7C15ull) >> shift); }
+
+void BpeModel::grow_merges() {
+  std::vector<MergeSlot> old = std::move(merge_slots_);
+  size_t cap = std::max<size_t>(16, old.size() * 2);
+  merge_slots_.assign(cap, MergeSlot{kEmptyKey, {0, 0}});
+  merge_shift_ = 64 - std::countr_zero(cap);
+  const size_t mask = cap - 1;
+  for (const MergeSlot& s : old) {
+    if (s.key == kEmptyKey) continue;
+    size_t i = merge_hash(s.key, merge_shift_);
+    while (merge_slots_[i].key != kEmptyKey) i = (i + 1) & mask;
+    merge_slots_[i] = s;
+  }
+}
+
+void BpeModel::add_merge(size_t rank, std::string_view a, std::string_view b, std::string& joined) {
+  int32_t ia = token_to_id(a), ib = token_to_id(b);
+  MSA_CHECK(ia >= 0, "model.merges[{}]: token \"{}\" is not in the vocab", rank, a);
+  MSA_CHECK(ib >= 0, "model.merges[{}]: token \"{}\" is not in the vocab", rank, b);
+  joined.assign(a);
+  joined.append(b);
+  int32_t inew = token_to_id(joined);
+  MSA_CHECK(inew >= 0, "model.merges[{}]: merged token \"{}\" is not in the vocab", rank, joined);
+  MSA_CHECK(rank < (size_t(1) << 31), "model.merges: too many merges");
+  if ((num_merges_ + 1) * 3 > merge_slots_.size() * 2) grow_merges();
+  const uint64_t key = pair_key(ia, ib);
+  const size_t mask = merge_slots_.size() - 1;
+  for (size_t i = merge_hash(key, merge_shift_);; i = (i + 1) & mask) {
+    MergeSlot& s = merge_slots_[i];
+    if (s.key == kEmptyKey) {
+      s = {key, {uint32_t(rank), inew}};
+      ++num_merges_;
+      return;
+    }
+    if (s.key == key) {  // duplicate merge: the later one wins (as in HF)
+      s.merge = {uint32_t(rank), inew};
+      return;
+    }
+  }
+}
+
+const BpeModel::Merge* BpeModel::find_merge(int32_t a, int32_t b) const {
+  const uint64_t key = pair_key(a, b);
+  const size_t mask = merge_slots_.size() - 1;
+  for (size_t i = merge_hash(key, merge_shift_);; i = (i + 1) & mask) {
+    const MergeSlot& s = merge_slots_[i];
+    if (s.key == key) return &s.merge;
+    if (s.key == kEmptyKey) return nullptr;
+  }
+}
+
+static void split_merge_string(size_t r, std::string_view s, std::string_view& a, std::string_view& b) {
+  size_t sp = s.find(' ');
+  MSA_CHECK(sp != std::string_view::npos && s.find(' ', sp + 1) == std::string_view::npos,
+            "model.merges[{}]: expected \"a b\" (two tokens separated by one space), got \"{}\"", r, s);
+  a = s.substr(0, sp);
+  b = s.substr(sp + 1);
+}
+
+void BpeModel::load_merges(const JsonValue& merges) {
   std::string joined;
+  if (merges.type() == JsonValue::Type::Raw) {
+    merge_slots_.assign(table_capacity(merges.raw_text().size() / 48 + 1), MergeSlot{kEmptyKey, {0, 0}});
+    merge_shift_ = 64 - std::countr_zero(merge_slots_.size());
+    JsonCursor c(merges.raw_text(), "model.merges");
+    c.expect('[');
+    if (c.consume(']')) return;
+    std::string sa, sb;
+    size_t r = 0;
+    do {
+      std::string_view a, b;
+      if (c.peek() == '[') {
+        c.expect('[');
+        a = c.read_string(sa);
+        if (a.data() != sa.data()) {
+          sa.assign(a);
+          a = sa;
+        }
+        c.expect(',');
+        b = c.read_string(sb);
+        if (!c.consume(']')) c.fail(fmt::format("model.merges[{}]: expected a pair [a, b]", r));
+      } else if (c.peek() == '"') {
+        split_merge_string(r, c.read_string(sa), a, b);
+      } else {
+        c.fail(fmt::format("model.merges[{}]: expected a string \"a b\" or a pair [a, b]", r));
+      }
+      add_merge(r, a, b, joined);
+      ++r;
+    } while (c.consume(','));
+    c.expect(']');
+    return;
+  }
+  const auto& list = merges.as_array("model.merges");
+  merge_slots_.assign(table_capacity(list.size() + 1), MergeSlot{kEmptyKey, {0, 0}});
+  merge_shift_ = 64 - std::countr_zero(merge_slots_.size());
   for (size_t r = 0; r < list.size(); ++r) {
     std::string_view a, b;
     const JsonValue& m = list[r];
     if (m.is_string()) {
-      std::string_view s = m.as_string("model.merges");
-      size_t sp = s.find(' ');
-      MSA_CHECK(sp != std::string_view::npos && s.find(' ', sp + 1) == std::string_view::npos,
-                "model.merges[{}]: expected \"a b\" (two tokens separated by one space), got \"{}\"", r, s);
-      a = s.substr(0, sp);
-      b = s.substr(sp + 1);
+      split_merge_string(r, m.as_string("model.merges"), a, b);
     } else if (m.is_array()) {
       const auto& pair = m.as_array("model.merges");
       MSA_CHECK(pair.size() == 2, "model.merges[{}]: expected a pair [a, b], got {} elements", r, pair.size());
@@ -81,25 +237,8 @@ BpeModel::BpeModel(const JsonValue& model) : cache_(new Shard[kShards]) {
     } else {
       throw_error("model.merges[{}]: expected a string \"a b\" or a pair [a, b]", r);
     }
-    int32_t ia = token_to_id(a), ib = token_to_id(b);
-    MSA_CHECK(ia >= 0, "model.merges[{}]: token \"{}\" is not in the vocab", r, a);
-    MSA_CHECK(ib >= 0, "model.merges[{}]: token \"{}\" is not in the vocab", r, b);
-    joined.assign(a);
-    joined.append(b);
-    int32_t inew = token_to_id(joined);
-    MSA_CHECK(inew >= 0, "model.merges[{}]: merged token \"{}\" is not in the vocab", r, joined);
-    merges_.insert_or_assign(pair_key(ia, ib), Merge{uint32_t(r), inew});
+    add_merge(r, a, b, joined);
   }
-}
-
-const std::string* BpeModel::token(int32_t id) const {
-  if (id < 0 || size_t(id) >= id_to_token_.size() || id_to_token_[size_t(id)].empty()) return nullptr;
-  return &id_to_token_[size_t(id)];
-}
-
-int32_t BpeModel::token_to_id(std::string_view token) const {
-  auto it = vocab_.find(token);
-  return it == vocab_.end() ? -1 : it->second;
 }
 
 void BpeModel::merge_word(std::string_view bytes, std::vector<int32_t>& out) const {
@@ -142,8 +281,7 @@ void BpeModel::merge_word(std::string_view bytes, std::vector<int32_t>& out) con
   auto push_pair = [&](int32_t pos) {
     int32_t nx = syms[size_t(pos)].next;
     if (nx < 0) return;
-    auto it = merges_.find(pair_key(syms[size_t(pos)].id, syms[size_t(nx)].id));
-    if (it != merges_.end()) heap.push({it->second.rank, pos, it->second.new_id});
+    if (const Merge* m = find_merge(syms[size_t(pos)].id, syms[size_t(nx)].id)) heap.push({m->rank, pos, m->new_id});
   };
   for (int32_t i = 0; i + 1 < int32_t(syms.size()); ++i) push_pair(i);
 
@@ -153,8 +291,8 @@ void BpeModel::merge_word(std::string_view bytes, std::vector<int32_t>& out) con
     Symbol& left = syms[size_t(top.pos)];
     if (!left.alive || left.next < 0) continue;
     Symbol& right = syms[size_t(left.next)];
-    auto it = merges_.find(pair_key(left.id, right.id));
-    if (it == merges_.end() || it->second.new_id != top.new_id) continue;  // stale candidate
+    const Merge* m = find_merge(left.id, right.id);
+    if (!m || m->new_id != top.new_id) continue;  // stale candidate
     left.id = top.new_id;
     right.alive = false;
     left.next = right.next;

@@ -17,6 +17,7 @@ const char* JsonValue::type_name(Type t) {
     case Type::String: return "a string";
     case Type::Array: return "an array";
     case Type::Object: return "an object";
+    case Type::Raw: return "raw JSON";
   }
   return "?";
 }
@@ -53,237 +54,264 @@ const JsonValue* JsonValue::find(std::string_view key) const {
   return nullptr;
 }
 
-class JsonParser {
- public:
-  JsonParser(std::string_view text, std::string_view source) : p_(text.data()), begin_(text.data()),
-                                                                end_(text.data() + text.size()), source_(source) {}
+JsonCursor::JsonCursor(std::string_view text, std::string_view source)
+    : p_(text.data()), begin_(text.data()), end_(text.data() + text.size()), source_(source) {}
 
-  JsonValue parse_document() {
-    JsonValue v;
-    skip_ws();
-    parse_value(v, 0);
-    skip_ws();
-    if (p_ != end_) fail("unexpected trailing characters after the JSON value");
-    return v;
-  }
+static constexpr int kMaxDepth = 256;
 
- private:
-  static constexpr int kMaxDepth = 256;
-  const char* p_;
-  const char* begin_;
-  const char* end_;
-  std::string_view source_;
-
-  [[noreturn]] void fail(std::string_view msg) const {
-    int64_t line = 1, col = 1;
-    for (const char* q = begin_; q < p_ && q < end_; ++q) {
-      if (*q == '\n') {
-        ++line;
-        col = 1;
-      } else {
-        ++col;
-      }
-    }
-    throw_error("{}: invalid JSON at line {} column {}: {}", source_, line, col, msg);
-  }
-
-  void skip_ws() {
-    while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
-  }
-
-  void expect_literal(const char* lit) {
-    size_t n = std::strlen(lit);
-    if (size_t(end_ - p_) < n || std::memcmp(p_, lit, n) != 0) fail("invalid literal");
-    p_ += n;
-  }
-
-  void parse_value(JsonValue& v, int depth) {
-    if (depth > kMaxDepth) fail("nesting too deep");
-    if (p_ >= end_) fail("unexpected end of input");
-    switch (*p_) {
-      case '{': parse_object(v, depth); return;
-      case '[': parse_array(v, depth); return;
-      case '"':
-        v.type_ = JsonValue::Type::String;
-        parse_string(v.string_);
-        return;
-      case 't': expect_literal("true"); v.type_ = JsonValue::Type::Bool; v.bool_ = true; return;
-      case 'f': expect_literal("false"); v.type_ = JsonValue::Type::Bool; v.bool_ = false; return;
-      case 'n': expect_literal("null"); v.type_ = JsonValue::Type::Null; return;
-      default:
-        if (*p_ == '-' || (*p_ >= '0' && *p_ <= '9')) {
-          parse_number(v);
-          return;
-        }
-        fail(fmt::format("unexpected character '{}'", *p_));
-    }
-  }
-
-  void parse_number(JsonValue& v) {
-    const char* start = p_;
-    if (*p_ == '-') ++p_;
-    if (p_ >= end_ || !(*p_ >= '0' && *p_ <= '9')) fail("invalid number");
-    bool integral = true;
-    int64_t acc = 0;
-    int digits = 0;
-    while (p_ < end_ && *p_ >= '0' && *p_ <= '9') {
-      acc = acc * 10 + (*p_ - '0');
-      ++digits;
-      ++p_;
-    }
-    if (p_ < end_ && *p_ == '.') {
-      integral = false;
-      ++p_;
-      if (p_ >= end_ || !(*p_ >= '0' && *p_ <= '9')) fail("invalid number");
-      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
-    }
-    if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
-      integral = false;
-      ++p_;
-      if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
-      if (p_ >= end_ || !(*p_ >= '0' && *p_ <= '9')) fail("invalid number");
-      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
-    }
-    v.type_ = JsonValue::Type::Number;
-    if (integral && digits <= 15) {
-      v.number_ = double(*start == '-' ? -acc : acc);
+void JsonCursor::fail(std::string_view msg) const {
+  int64_t line = 1, col = 1;
+  for (const char* q = begin_; q < p_ && q < end_; ++q) {
+    if (*q == '\n') {
+      ++line;
+      col = 1;
     } else {
-      std::string tmp(start, p_);
-      v.number_ = std::strtod(tmp.c_str(), nullptr);
+      ++col;
     }
   }
+  throw_error("{}: invalid JSON at line {} column {}: {}", source_, line, col, msg);
+}
 
-  uint32_t parse_hex4() {
-    if (end_ - p_ < 4) fail("truncated \\u escape");
-    uint32_t cp = 0;
-    for (int i = 0; i < 4; ++i) {
-      char c = p_[i];
-      cp <<= 4;
-      if (c >= '0' && c <= '9') cp |= uint32_t(c - '0');
-      else if (c >= 'a' && c <= 'f') cp |= uint32_t(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') cp |= uint32_t(c - 'A' + 10);
-      else fail("invalid \\u escape");
-    }
-    p_ += 4;
-    return cp;
+void JsonCursor::skip_ws() {
+  while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+}
+
+char JsonCursor::peek() {
+  skip_ws();
+  return p_ < end_ ? *p_ : 0;
+}
+
+void JsonCursor::expect(char c) {
+  skip_ws();
+  if (p_ >= end_ || *p_ != c) fail(fmt::format("expected '{}'", c));
+  ++p_;
+}
+
+bool JsonCursor::consume(char c) {
+  skip_ws();
+  if (p_ < end_ && *p_ == c) {
+    ++p_;
+    return true;
   }
+  return false;
+}
 
-  void parse_string(std::string& out) {
-    ++p_;  // opening quote
-    out.clear();
-    for (;;) {
-      const char* run = p_;
-      while (p_ < end_ && *p_ != '"' && *p_ != '\\' && static_cast<unsigned char>(*p_) >= 0x20) ++p_;
-      out.append(run, p_);
-      if (p_ >= end_) fail("unterminated string");
-      char c = *p_;
-      if (c == '"') {
-        ++p_;
-        return;
-      }
-      if (c != '\\') fail("control character inside string");
+void JsonCursor::expect_literal(const char* lit) {
+  size_t n = std::strlen(lit);
+  if (size_t(end_ - p_) < n || std::memcmp(p_, lit, n) != 0) fail("invalid literal");
+  p_ += n;
+}
+
+double JsonCursor::read_number() {
+  skip_ws();
+  const char* start = p_;
+  if (p_ < end_ && *p_ == '-') ++p_;
+  if (p_ >= end_ || !(*p_ >= '0' && *p_ <= '9')) fail("invalid number");
+  bool integral = true;
+  int64_t acc = 0;
+  int digits = 0;
+  while (p_ < end_ && *p_ >= '0' && *p_ <= '9') {
+    acc = acc * 10 + (*p_ - '0');
+    ++digits;
+    ++p_;
+  }
+  if (p_ < end_ && *p_ == '.') {
+    integral = false;
+    ++p_;
+    if (p_ >= end_ || !(*p_ >= '0' && *p_ <= '9')) fail("invalid number");
+    while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+  }
+  if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
+    integral = false;
+    ++p_;
+    if (p_ < end_ && (*p_ == '+' || *p_ == '-')) ++p_;
+    if (p_ >= end_ || !(*p_ >= '0' && *p_ <= '9')) fail("invalid number");
+    while (p_ < end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+  }
+  if (integral && digits <= 15) return double(*start == '-' ? -acc : acc);
+  std::string tmp(start, p_);
+  return std::strtod(tmp.c_str(), nullptr);
+}
+
+uint32_t JsonCursor::parse_hex4() {
+  if (end_ - p_ < 4) fail("truncated \\u escape");
+  uint32_t cp = 0;
+  for (int i = 0; i < 4; ++i) {
+    char c = p_[i];
+    cp <<= 4;
+    if (c >= '0' && c <= '9') cp |= uint32_t(c - '0');
+    else if (c >= 'a' && c <= 'f') cp |= uint32_t(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F') cp |= uint32_t(c - 'A' + 10);
+    else fail("invalid \\u escape");
+  }
+  p_ += 4;
+  return cp;
+}
+
+std::string_view JsonCursor::read_string(std::string& scratch) {
+  skip_ws();
+  if (p_ >= end_ || *p_ != '"') fail("expected a string");
+  const char* start = ++p_;
+  while (p_ < end_ && *p_ != '"' && *p_ != '\\' && static_cast<unsigned char>(*p_) >= 0x20) ++p_;
+  if (p_ < end_ && *p_ == '"') {
+    ++p_;
+    return std::string_view(start, size_t(p_ - 1 - start));
+  }
+  p_ = start - 1;
+  parse_string_slow(scratch);
+  return scratch;
+}
+
+void JsonCursor::parse_string_slow(std::string& out) {
+  ++p_;  // opening quote
+  out.clear();
+  for (;;) {
+    const char* run = p_;
+    while (p_ < end_ && *p_ != '"' && *p_ != '\\' && static_cast<unsigned char>(*p_) >= 0x20) ++p_;
+    out.append(run, p_);
+    if (p_ >= end_) fail("unterminated string");
+    char c = *p_;
+    if (c == '"') {
       ++p_;
-      if (p_ >= end_) fail("unterminated string");
-      char e = *p_++;
-      switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
-        case 'u': {
-          uint32_t cp = parse_hex4();
-          if (cp >= 0xD800 && cp <= 0xDBFF) {
-            // High surrogate: combine with a following low surrogate, else U+FFFD.
-            if (end_ - p_ >= 6 && p_[0] == '\\' && p_[1] == 'u') {
-              const char* save = p_;
-              p_ += 2;
-              uint32_t lo = parse_hex4();
-              if (lo >= 0xDC00 && lo <= 0xDFFF) {
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-              } else {
-                p_ = save;
-                cp = 0xFFFD;
-              }
+      return;
+    }
+    if (c != '\\') fail("control character inside string");
+    ++p_;
+    if (p_ >= end_) fail("unterminated string");
+    char e = *p_++;
+    switch (e) {
+      case '"': out += '"'; break;
+      case '\\': out += '\\'; break;
+      case '/': out += '/'; break;
+      case 'b': out += '\b'; break;
+      case 'f': out += '\f'; break;
+      case 'n': out += '\n'; break;
+      case 'r': out += '\r'; break;
+      case 't': out += '\t'; break;
+      case 'u': {
+        uint32_t cp = parse_hex4();
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+          // High surrogate: combine with a following low surrogate, else U+FFFD.
+          if (end_ - p_ >= 6 && p_[0] == '\\' && p_[1] == 'u') {
+            const char* save = p_;
+            p_ += 2;
+            uint32_t lo = parse_hex4();
+            if (lo >= 0xDC00 && lo <= 0xDFFF) {
+              cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
             } else {
+              p_ = save;
               cp = 0xFFFD;
             }
-          } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+          } else {
             cp = 0xFFFD;
           }
-          append_utf8(out, cp);
-          break;
+        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+          cp = 0xFFFD;
         }
-        default: fail(fmt::format("invalid escape '\\{}'", e));
+        append_utf8(out, cp);
+        break;
       }
+      default: fail(fmt::format("invalid escape '\\{}'", e));
     }
   }
+}
 
-  void parse_array(JsonValue& v, int depth) {
-    ++p_;
-    v.type_ = JsonValue::Type::Array;
-    skip_ws();
-    if (p_ < end_ && *p_ == ']') {
+void JsonCursor::skip_value() {
+  // Skips one value without building it; strings are scanned for their end,
+  // brackets are counted. Full validation happens when the text is read.
+  skip_ws();
+  int depth = 0;
+  std::string scratch;
+  do {
+    if (p_ >= end_) fail("unexpected end of input");
+    char c = *p_;
+    if (c == '"') {
+      read_string(scratch);
+    } else if (c == '{' || c == '[') {
+      if (++depth > kMaxDepth) fail("nesting too deep");
       ++p_;
+    } else if (c == '}' || c == ']') {
+      if (--depth < 0) fail("unbalanced brackets");
+      ++p_;
+    } else {
+      ++p_;
+    }
+    skip_ws();
+  } while (depth > 0);
+}
+
+void JsonCursor::read_value(JsonValue& v, int depth, std::string_view path,
+                            const std::vector<std::string_view>& raw_paths) {
+  if (depth > kMaxDepth) fail("nesting too deep");
+  skip_ws();
+  if (p_ >= end_) fail("unexpected end of input");
+  switch (*p_) {
+    case '{': {
+      ++p_;
+      v.type_ = JsonValue::Type::Object;
+      if (consume('}')) return;
+      std::string child;
+      do {
+        v.object_.emplace_back();
+        auto& [key, value] = v.object_.back();
+        std::string_view k = read_string(key);
+        if (k.data() != key.data()) key.assign(k);
+        expect(':');
+        bool raw = false;
+        if (!raw_paths.empty() && depth < 4) {
+          child = path.empty() ? key : std::string(path) + "." + key;
+          for (auto rp : raw_paths) raw = raw || rp == child;
+        }
+        if (raw) {
+          skip_ws();
+          const char* start = p_;
+          skip_value();
+          value.type_ = JsonValue::Type::Raw;
+          value.raw_ = std::string_view(start, size_t(p_ - start));
+        } else {
+          read_value(value, depth + 1, raw_paths.empty() ? std::string_view() : std::string_view(child), raw_paths);
+        }
+      } while (consume(','));
+      expect('}');
       return;
     }
-    for (;;) {
-      skip_ws();
-      v.array_.emplace_back();
-      parse_value(v.array_.back(), depth + 1);
-      skip_ws();
-      if (p_ >= end_) fail("unterminated array");
-      if (*p_ == ',') {
-        ++p_;
-        continue;
-      }
-      if (*p_ == ']') {
-        ++p_;
-        return;
-      }
-      fail("expected ',' or ']' in array");
-    }
-  }
-
-  void parse_object(JsonValue& v, int depth) {
-    ++p_;
-    v.type_ = JsonValue::Type::Object;
-    skip_ws();
-    if (p_ < end_ && *p_ == '}') {
+    case '[': {
       ++p_;
+      v.type_ = JsonValue::Type::Array;
+      if (consume(']')) return;
+      do {
+        v.array_.emplace_back();
+        read_value(v.array_.back(), depth + 1, {}, {});
+      } while (consume(','));
+      expect(']');
       return;
     }
-    for (;;) {
-      skip_ws();
-      if (p_ >= end_ || *p_ != '"') fail("expected a string key in object");
-      v.object_.emplace_back();
-      parse_string(v.object_.back().first);
-      skip_ws();
-      if (p_ >= end_ || *p_ != ':') fail("expected ':' after object key");
-      ++p_;
-      skip_ws();
-      parse_value(v.object_.back().second, depth + 1);
-      skip_ws();
-      if (p_ >= end_) fail("unterminated object");
-      if (*p_ == ',') {
-        ++p_;
-        continue;
-      }
-      if (*p_ == '}') {
-        ++p_;
+    case '"': {
+      v.type_ = JsonValue::Type::String;
+      std::string_view s = read_string(v.string_);
+      if (s.data() != v.string_.data()) v.string_.assign(s);
+      return;
+    }
+    case 't': expect_literal("true"); v.type_ = JsonValue::Type::Bool; v.bool_ = true; return;
+    case 'f': expect_literal("false"); v.type_ = JsonValue::Type::Bool; v.bool_ = false; return;
+    case 'n': expect_literal("null"); v.type_ = JsonValue::Type::Null; return;
+    default:
+      if (*p_ == '-' || (*p_ >= '0' && *p_ <= '9')) {
+        v.type_ = JsonValue::Type::Number;
+        v.number_ = read_number();
         return;
       }
-      fail("expected ',' or '}' in object");
-    }
+      fail(fmt::format("unexpected character '{}'", *p_));
   }
-};
+}
 
-JsonValue parse_json(std::string_view text, std::string_view source) {
-  JsonParser parser(text, source);
-  return parser.parse_document();
+JsonValue parse_json(std::string_view text, std::string_view source, const std::vector<std::string_view>& raw_paths) {
+  JsonCursor c(text, source);
+  JsonValue v;
+  c.read_value(v, 0, {}, raw_paths);
+  c.skip_ws();
+  if (!c.at_end()) c.fail("unexpected trailing characters after the JSON value");
+  return v;
 }
 
 void append_json_string(std::string& out, std::string_view s) {

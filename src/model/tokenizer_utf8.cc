@@ -130,11 +130,27 @@ size_t complete_utf8_prefix(std::string_view s) {
   return s.size();
 }
 
+// True when NFC may change text containing cp: a non-starter, a character
+// with a canonical decomposition, one that takes part in a composition
+// (conservatively: first or second element), or a conjoining Hangul jamo.
+static bool nfc_sensitive(uint32_t cp) {
+  if (cp < 0x300) return false;
+  if (cp >= 0x1100 && cp <= 0x11FF) return true;
+  const utf8proc_property_t* p = utf8proc_get_property(utf8proc_int32_t(cp));
+  return p->combining_class != 0 || (p->decomp_seqindex != UINT16_MAX && p->decomp_type == 0) ||
+         p->comb_index != UINT16_MAX;
+}
+
 bool nfc_is_identity_fast(std::string_view s) {
-  // Code points < U+0300 are encoded with lead bytes < 0xCC: such text has no
-  // combining marks or Hangul/CJK compatibility characters that NFC changes.
-  for (char c : s)
-    if (static_cast<unsigned char>(c) >= 0xCC) return false;
+  // Code points < U+0300 are encoded with lead bytes < 0xCC.
+  size_t i = 0;
+  while (i < s.size()) {
+    if (static_cast<unsigned char>(s[i]) < 0xCC) {
+      ++i;
+      continue;
+    }
+    if (nfc_sensitive(next_code_point(s, i))) return false;
+  }
   return true;
 }
 

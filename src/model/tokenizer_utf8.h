@@ -30,8 +30,10 @@ std::string sanitize_utf8(std::string_view s);
 // everything else (including invalid bytes, which become U+FFFD) is emitted.
 size_t complete_utf8_prefix(std::string_view s);
 
-// Unicode NFC of valid UTF-8 text (utf8proc). Fast path: text whose code
-// points are all below U+0300 is already NFC and returned unchanged.
+// Unicode NFC of valid UTF-8 text (utf8proc). Fast path: text none of whose
+// code points can be changed or composed by NFC (all below U+0300, or
+// starters without decomposition or composition partners, e.g. CJK, emoji)
+// is returned unchanged. nfc_is_identity_fast is that conservative check.
 std::string nfc(std::string_view valid_utf8);
 bool nfc_is_identity_fast(std::string_view valid_utf8);
 
