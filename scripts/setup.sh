@@ -12,6 +12,7 @@ PKGS=(
   libsqlite3-dev libxxhash-dev
   libcpp-httplib-dev
   libomp-dev clang libclang-rt-14-dev
+  libfaiss-dev libopenblas-dev
 )
 # The tokenizer oracle runs on Node.js; the machine image ships node+npm, use Debian's otherwise.
 if ! command -v npm >/dev/null 2>&1; then PKGS+=(nodejs npm); fi
