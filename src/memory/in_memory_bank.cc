@@ -4,9 +4,11 @@
 
 namespace msa::memory {
 
-InMemoryBank::InMemoryBank(int num_slots, int64_t kv_heads, int64_t head_dim)
+InMemoryBank::InMemoryBank(int num_slots, int64_t kv_heads, int64_t head_dim, KeyStorage storage)
     : width_(kv_heads * head_dim), kv_heads_(kv_heads), head_dim_(head_dim),
-      k_(static_cast<size_t>(num_slots)), v_(static_cast<size_t>(num_slots)), rk_(static_cast<size_t>(num_slots)) {}
+      k_(static_cast<size_t>(num_slots)), v_(static_cast<size_t>(num_slots)),
+      rk_(static_cast<size_t>(num_slots)),
+      index_(RoutingIndexOptions{num_slots, kv_heads, head_dim, storage, 4}) {}
 
 int64_t InMemoryBank::add(const EncodedDocument& doc) {
   MSA_CHECK(doc.pooled_k.size() == k_.size(), "encoded document has {} routing layers, bank has {}",
@@ -23,6 +25,7 @@ int64_t InMemoryBank::add(const EncodedDocument& doc) {
   chunk_tokens_.insert(chunk_tokens_.end(), doc.chunk_token_count.begin(),
                        doc.chunk_token_count.end());
   chunk_begin_.push_back(chunk_begin_.back() + doc.num_chunks);
+  index_.add(num_docs() - 1, 0, doc);
   return num_docs() - 1;
 }
 
@@ -40,12 +43,7 @@ void InMemoryBank::score_all(int slot, const RoutingQuery& q, std::vector<float>
 }
 
 std::vector<DocScore> InMemoryBank::route(int slot, const RoutingQuery& q) const {
-  std::vector<float> cs, ds;
-  score_all(slot, q, &cs, &ds);
-  std::vector<DocScore> out;
-  for (int64_t i : kernels::top_k(ds.data(), int64_t(ds.size()), q.k))
-    out.push_back(DocScore{i, ds[size_t(i)]});
-  return out;
+  return index_.route(slot, q);
 }
 
 int64_t InMemoryBank::append_chunks(int slot, int64_t doc, std::vector<float>* k_out,

@@ -1,18 +1,22 @@
-// A memory bank held entirely in RAM (f32): the simplest MemoryView, used for
-// conformance runs, tests and small demos. Scoring uses the scalar reference
-// reductions of kernels/routing_score.h, so it doubles as an oracle.
+// A memory bank held entirely in RAM (f32 content K/V): the simplest
+// MemoryView, used for conformance runs, tests and small demos. route() goes
+// through the fused RoutingIndex (stage 2 of the engine); score_all() uses the
+// scalar reference reductions of kernels/routing_score.h (diagnostics/oracle).
 #pragma once
 
 #include <vector>
 
 #include "memory/encoded_memory.h"
 #include "memory/memory_view.h"
+#include "memory/routing_index.h"
 
 namespace msa::memory {
 
 class InMemoryBank : public MemoryView {
  public:
-  InMemoryBank(int num_slots, int64_t kv_heads, int64_t head_dim);
+  // storage: how the routing index keeps the keys (F32 = exact parity with the reference).
+  InMemoryBank(int num_slots, int64_t kv_heads, int64_t head_dim,
+               KeyStorage storage = KeyStorage::F32);
 
   void set_template(TemplateKV t) { template_ = std::move(t); }
   // Appends a document; its id is its position (0, 1, 2, ...).
@@ -42,6 +46,7 @@ class InMemoryBank : public MemoryView {
   std::vector<int64_t> chunk_begin_{0};
   std::vector<int32_t> chunk_tokens_;
   std::vector<std::vector<float>> k_, v_, rk_;  // [slot][C * width]
+  RoutingIndex index_;
 };
 
 }  // namespace msa::memory

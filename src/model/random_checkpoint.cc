@@ -4,7 +4,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <random>
+#include <functional>
 #include <vector>
 #include <cstring>
 #include <cstdio>
@@ -71,8 +71,6 @@ void write_random_checkpoint(const ModelConfig& cfg, const std::string& dir,
     total += e * dtype_size(opts.dtype);
   }
   const size_t per_shard = total / size_t(opts.shards) + 1;
-  std::mt19937_64 rng(opts.seed);
-  std::normal_distribution<float> normal(0.f, opts.init_std);
   nlohmann::json weight_map = nlohmann::json::object();
   std::vector<std::vector<uint8_t>> storage;
   std::vector<TensorToWrite> batch;
@@ -97,8 +95,17 @@ void write_random_checkpoint(const ModelConfig& cfg, const std::string& dir,
     const bool is_norm = shape.size() == 1;
     storage.emplace_back(n * dtype_size(opts.dtype));
     uint8_t* p = storage.back().data();
-    for (size_t i = 0; i < n; ++i) {
-      const float v = is_norm ? 1.0f + normal(rng) : normal(rng);
+    // Uniform with the requested std (counter-based hash: fast, parallel, reproducible).
+    const float a = opts.init_std * 1.7320508f;
+    const uint64_t tseed = opts.seed * 0x9E3779B97F4A7C15ull + std::hash<std::string>{}(name);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < int64_t(n); ++i) {
+      uint64_t z = tseed + uint64_t(i) * 0xBF58476D1CE4E5B9ull;
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+      z ^= z >> 31;
+      const float u = float(z >> 40) * (1.0f / 16777216.0f) * 2.0f - 1.0f;  // [-1, 1)
+      const float v = is_norm ? 1.0f + a * u : a * u;
       if (opts.dtype == DType::F32) std::memcpy(p + 4 * i, &v, 4);
       else {
         const uint16_t h = opts.dtype == DType::BF16 ? f32_to_bf16(v) : f32_to_f16(v);
