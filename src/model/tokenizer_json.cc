@@ -111,7 +111,7 @@ double JsonCursor::read_number() {
   int64_t acc = 0;
   int digits = 0;
   while (p_ < end_ && *p_ >= '0' && *p_ <= '9') {
-    acc = acc * 10 + (*p_ - '0');
+    if (digits < 16) acc = acc * 10 + (*p_ - '0');  // longer numbers go through strtod below
     ++digits;
     ++p_;
   }

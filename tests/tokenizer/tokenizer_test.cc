@@ -304,6 +304,7 @@ TEST(TokenizerJson, StringsAndErrors) {
   JsonValue v = parse_json(R"({"a":"x\u00e9\ud83d\ude00\ud800","b":[1,-2.5e1,true,null]})", "t");
   EXPECT_EQ(v.find("a")->as_string("a"), "x\u00e9\U0001F600\uFFFD");
   EXPECT_EQ(v.find("b")->as_array("b")[1].as_number("n"), -25.0);
+  EXPECT_EQ(parse_json("44444444444444444444444", "t").as_number("n"), 4.4444444444444444e22);  // no int overflow
   EXPECT_THROW(parse_json("[1,]", "t"), msa::Error);
   EXPECT_THROW(parse_json("\"abc", "t"), msa::Error);
   EXPECT_THROW(parse_json(std::string(1000, '['), "t"), msa::Error);  // depth limit, no stack overflow
