@@ -17,19 +17,8 @@
 
 namespace msa::engine {
 
-// Ids of one memory document "<|im_start|>[i]. text[i]<|im_end|>" (spec §3.2).
-std::vector<int32_t> memory_document_ids(const model::Tokenizer& tok, int64_t id,
-                                         const std::string& text);
-
-struct QuestionRow {
-  std::vector<int32_t> ids, tags, positions;
-};
-// First-round row: routed text (tag 0), template tail <|im_end|>\n (tag −2),
-// response head <|im_start|> (tag −1); positions 3 + k + t.
-QuestionRow first_round_row(const model::Tokenizer& tok, const std::string& question, int64_t k,
-                            int64_t template_tokens = 3);
-
-std::vector<int32_t> template_prefix_ids(const model::Tokenizer& tok);
+// Positions of a first-round row (spec §4.1): 3 + k + t.
+std::vector<int32_t> first_round_positions(size_t n, int64_t k, int64_t template_tokens = 3);
 
 struct GenerateOptions {
   int64_t max_new_tokens = 128;
