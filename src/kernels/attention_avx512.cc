@@ -21,6 +21,7 @@
 #include "core/aligned_buffer.h"
 #include "core/threads.h"
 #include "kernels/attention.h"
+#include "kernels/reduce_avx512.h"
 #include "kernels/exp_avx512.h"
 
 namespace msa::kernels {
@@ -28,15 +29,6 @@ namespace {
 
 constexpr int64_t kBlock = 64;  // keys per block: 64 rows × d floats of K or V in L1
 
-inline __m128 reduce4(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
-  const __m512 t01 = _mm512_add_ps(_mm512_shuffle_f32x4(a0, a1, 0x44), _mm512_shuffle_f32x4(a0, a1, 0xEE));
-  const __m512 t23 = _mm512_add_ps(_mm512_shuffle_f32x4(a2, a3, 0x44), _mm512_shuffle_f32x4(a2, a3, 0xEE));
-  __m512 u = _mm512_add_ps(_mm512_shuffle_f32x4(t01, t23, 0x88), _mm512_shuffle_f32x4(t01, t23, 0xDD));
-  u = _mm512_add_ps(u, _mm512_shuffle_ps(u, u, 0x4E));
-  u = _mm512_add_ps(u, _mm512_shuffle_ps(u, u, 0xB1));
-  const __m512i pick = _mm512_set_epi32(15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 12, 8, 4, 0);
-  return _mm512_castps512_ps128(_mm512_permutexvar_ps(pick, u));
-}
 
 // Scores of one head against keys [j0, j1): p[j] = (q·k_j)·scale.
 template <int D16>
