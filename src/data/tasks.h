@@ -1,0 +1,65 @@
+// Seeded synthetic tasks in MSA form (docs/tasks.md): RULER-style needle-in-a-
+// haystack variants and 2-/3-hop chains whose evidence sits in different
+// documents. Text only: the same data feeds `msa bank add`, the trainer, the
+// evaluator and any peer system. Memory sizes are counted in "text tokens"
+// (words, digits and punctuation marks, see count_text_tokens), which is the
+// tiny model's token count and a documented proxy for other tokenizers.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace msa::data {
+
+enum class Task { kNiah, kNiahMultiKey, kNiahMultiValue, kNiahMultiQuery, kHop2, kHop3 };
+Task parse_task(std::string_view name);  // "niah", "niah-multikey", ..., "hop2", "hop3"; throws msa::Error
+std::string_view task_name(Task t);
+
+struct Document {
+  int64_t id = 0;    // the model-sense id, "[id]" in the prompt: its index in the memory list
+  std::string text;  // raw document text (what interleave injects)
+};
+
+struct Question {
+  std::string question;
+  std::string answer;
+  std::vector<int64_t> gold_doc_ids;  // evidence documents, in hop order (first hop first)
+};
+
+struct TaskSet {
+  std::vector<Document> docs;  // docs[i].id == i
+  std::vector<Question> questions;
+};
+
+struct TaskOptions {
+  Task task = Task::kNiah;
+  int64_t memory_tokens = 16384;  // haystack size in text tokens (approximate, +- one document)
+  int64_t num_questions = 100;
+  uint64_t seed = 0;
+};
+
+// A whole evaluation memory + questions (what `msa gen-data` writes).
+TaskSet generate_task(const TaskOptions& opts);
+
+// One small training memory: `num_docs` documents (needles/evidence included at
+// random slots) whose ids are drawn at random (digit count uniform in
+// [1, max_id_digits], all distinct) instead of being slot indices, so that
+// training covers every id length seen at evaluation; plus `num_questions`
+// questions on it (each with its own gold documents).
+TaskSet generate_training_memory(Task task, int num_docs, int num_questions, int max_id_digits,
+                                 std::mt19937_64& rng);
+
+// Filler documents only (the haystack of generate_task), ids start_id.. ; used to
+// build a large bank once and reuse it across questions.
+std::vector<Document> generate_filler(int64_t count, int64_t start_id, std::mt19937_64& rng);
+
+// Words, digits and punctuation marks in `text` (the tiny tokenizer's count).
+int64_t count_text_tokens(std::string_view text);
+
+// Every string the generators can produce words from (for training the tiny BPE tokenizer).
+std::vector<std::string> vocabulary_corpus();
+
+}  // namespace msa::data
