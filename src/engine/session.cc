@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/timer.h"
 #include "kernels/attention.h"
 #include "kernels/pooling.h"
 #include "model/forward.h"
@@ -150,11 +151,15 @@ void Session::route_layer(int layer, int slot, const float* xhat, const float* q
   rq.query_reduce = cfg.msa.query_reduce;
   rq.chunk_reduce = cfg.msa.chunk_reduce;
   rq.k = opts_.top_k;
+  Timer timer;
   if (Tr > 0) lr.selected = memory_->route(slot, rq);
+  lr.route_ms = timer.ms();
   for (auto& s : lr.selected) lr.context_docs.push_back(s.doc);
   std::sort(lr.context_docs.begin(), lr.context_docs.end());
+  timer.reset();
   for (int64_t doc : lr.context_docs)
     cache->rows += memory_->append_chunks(slot, doc, &cache->k, &cache->v);
+  lr.fetch_ms = timer.ms();
   lr.context_chunks = cache->rows - memory_->template_kv().num_tokens;
   routing_.push_back(std::move(lr));
 }

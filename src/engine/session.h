@@ -34,6 +34,8 @@ struct LayerRouting {
   int64_t context_chunks = 0;
   std::vector<float> query;  // [Tr, Hq, d], normalised per the rule, α not applied (if captured)
   int64_t routing_tokens = 0;
+  double route_ms = 0;  // scoring + top-k over the memory
+  double fetch_ms = 0;  // reading the selected documents' pooled K/V (slow tier)
 };
 
 class Session {
