@@ -13,6 +13,7 @@ PKGS=(
   libcpp-httplib-dev
   libomp-dev clang libclang-rt-14-dev
   libfaiss-dev libopenblas-dev
+  libopenmpi-dev openmpi-bin
 )
 # The tokenizer oracle runs on Node.js; the machine image ships node+npm, use Debian's otherwise.
 if ! command -v npm >/dev/null 2>&1; then PKGS+=(nodejs npm); fi
