@@ -30,8 +30,12 @@ struct Question {
 };
 
 struct TaskSet {
-  std::vector<Document> docs;  // docs[i].id == i
+  std::vector<Document> docs;  // docs[i].id == i (generate_task); random ids (generate_training_memory)
   std::vector<Question> questions;
+  // Ids of every document that is not plain filler (gold evidence and
+  // distractor needles), ascending. All other documents are exactly the
+  // haystack stream's filler (see generate_haystack).
+  std::vector<int64_t> evidence_doc_ids;
 };
 
 struct TaskOptions {
@@ -42,7 +46,15 @@ struct TaskOptions {
 };
 
 // A whole evaluation memory + questions (what `msa gen-data` writes).
+// = generate_haystack(seed, memory_tokens) with the questions' needle documents
+// written over filler documents at random slots (docs/tasks.md).
 TaskSet generate_task(const TaskOptions& opts);
+
+// The filler memory generate_task starts from: documents 0.. until their
+// memory_document_tokens sum reaches memory_tokens. One stream per seed, so the
+// haystack of a smaller size is a prefix of the haystack of a larger size (an
+// evaluator encodes the largest once and reuses prefixes).
+std::vector<Document> generate_haystack(uint64_t seed, int64_t memory_tokens);
 
 // One small training memory: `num_docs` documents (needles/evidence included at
 // random slots) whose ids are drawn at random (digit count uniform in
@@ -56,8 +68,12 @@ TaskSet generate_training_memory(Task task, int num_docs, int num_questions, int
 // build a large bank once and reuse it across questions.
 std::vector<Document> generate_filler(int64_t count, int64_t start_id, std::mt19937_64& rng);
 
-// Words, digits and punctuation marks in `text` (the tiny tokenizer's count).
+// Words, digits and punctuation marks in `text` (the tiny tokenizer's count):
+// a run of letters is 1, every digit is 1, every other non-space character is 1.
 int64_t count_text_tokens(std::string_view text);
+// Text tokens of the formatted memory document "<|im_start|>[id]. text[id]<|im_end|>"
+// (spec §3.2): count_text_tokens(text) + 2 * digits(id) + 7.
+int64_t memory_document_tokens(int64_t id, std::string_view text);
 
 // Every string the generators can produce words from (for training the tiny BPE tokenizer).
 std::vector<std::string> vocabulary_corpus();
