@@ -1,0 +1,82 @@
+#include "cli/product_common.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "engine/answer_report.h"
+#include "engine/session.h"
+#include "model/default_model.h"
+
+namespace msa::cli {
+
+void ProductOptions::add_to(CLI::App& app, bool bank_required) {
+  auto* b = app.add_option("--bank,-b", bank_dir, "memory bank directory (msa bank create/add)");
+  if (bank_required) b->required();
+  app.add_option("--model,-m", model_dir, "model directory (default: the embedded tiny MSA model)");
+  app.add_option("--namespace", namespaces, "namespace the question may read (repeatable; default: all)");
+  app.add_option("--top-k,-k", top_k, "documents per routing layer (default: msa_config.doc_top_k or 16)");
+  app.add_option("--rounds", rounds, "cap on retrieval rounds (Memory Interleave)")->check(CLI::Range(1, 64));
+  app.add_option("--max-tokens,-n", max_tokens, "cap on generated tokens over all rounds")->check(CLI::Range(1, 65536));
+  app.add_option("--temperature", temperature, "0 = greedy (reference setting)")->check(CLI::Range(0.0, 2.0));
+  app.add_flag("--single-round", no_interleave, "retrieve once, then answer (no multi-hop)");
+}
+
+Loaded load_product(const ProductOptions& o, bool writer) {
+  namespace fs = std::filesystem;
+  Loaded l;
+  const fs::path dir = model::resolve_model_dir(o.model_dir);
+  l.model = model::Model::load(dir.string());
+  l.tokenizer = std::make_shared<model::Tokenizer>(model::Tokenizer::load((dir / "tokenizer.json").string()));
+  {
+    std::ifstream f(dir / "config.json");
+    auto j = nlohmann::json::parse(f, nullptr, false);
+    l.random_weights = j.is_object() && j.value("msa_random_weights", false);
+  }
+  if (!o.bank_dir.empty()) {
+    memory::BankOpenOptions bo;
+    bo.writer = writer;
+    bo.model = l.model;
+    bo.model_dir = dir.string();
+    bo.tokenizer = l.tokenizer;
+    l.bank = memory::Bank::open(o.bank_dir, bo);
+  }
+  l.interleave.engine.top_k = o.top_k > 0 ? o.top_k : engine::default_top_k(l.model->config());
+  l.interleave.max_rounds = o.rounds;
+  l.interleave.max_total_tokens = o.max_tokens;
+  l.interleave.sampler.temperature = o.temperature;
+  l.interleave.interleave = !o.no_interleave;
+  return l;
+}
+
+void print_answer_report(const engine::InterleaveResult& r, const engine::MemorySnapshot& snap, bool show_answer) {
+  if (show_answer) std::printf("%s\n", r.answer.c_str());
+  for (size_t i = 0; i < r.rounds.size(); ++i) {
+    const auto& round = r.rounds[i];
+    std::printf("\n  round %zu: the model wrote ids [", i + 1);
+    for (size_t j = 0; j < round.generated_doc_ids.size(); ++j)
+      std::printf("%s%lld", j ? ", " : "", (long long)round.generated_doc_ids[j]);
+    std::printf("]\n");
+    for (const auto& l : round.routing) {
+      std::printf("    layer %d selected:", l.layer);
+      for (const auto& s : l.selected) std::printf(" [%lld] %.3f", (long long)s.doc, s.score);
+      std::printf("\n");
+    }
+    if (!round.injected.empty()) {
+      for (int64_t id : round.generated_doc_ids)
+        if (auto t = snap.text(id)) std::printf("    injected [%lld]: %s\n", (long long)id, engine::snippet(*t, 100).c_str());
+    }
+  }
+  std::printf("\n  citations:\n");
+  for (int64_t id : r.cited_doc_ids)
+    if (auto d = snap.info(id))
+      std::printf("    [%lld]%s%s %s\n", (long long)id, d->external_id.empty() ? "" : " id=",
+                  d->external_id.c_str(), engine::snippet(d->text, 100).c_str());
+  const auto t = engine::stage_timings(r);
+  std::printf("\n  %lld prompt tokens, %lld generated, %zu round(s), stop: %s; route %.1f ms, prefill %.1f ms, decode %.1f ms\n",
+              (long long)r.prompt_tokens, (long long)r.generated_tokens, r.rounds.size(), r.stop_reason.c_str(),
+              t.route_ms, t.prefill_ms, t.decode_ms);
+}
+
+}  // namespace msa::cli
