@@ -1,0 +1,210 @@
+// msa bank create|add|delete|list|stats|verify|compact — the persistent memory
+// bank (src/memory/bank.h, docs/bank-format.md). Output formats are a contract
+// scripts rely on: `add` prints one model id per input document (input order),
+// `list --json` / `stats --json` print one JSON document.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "cli/command.h"
+#include "core/error.h"
+#include "core/timer.h"
+#include "memory/bank.h"
+#include "memory/bank_ingest.h"
+#include "model/default_model.h"
+
+namespace {
+
+using namespace msa::memory;
+using nlohmann::json;
+
+json stats_json(const BankStats& s) {
+  const double tok = s.tokens > 0 ? double(s.tokens) : 1.0;
+  return {{"generation", s.generation},
+          {"documents", s.documents},
+          {"stored_versions", s.stored_versions},
+          {"tokens", s.tokens},
+          {"chunks", s.chunks},
+          {"stored_chunks", s.stored_chunks},
+          {"segments", s.segments},
+          {"routing_partitions", s.partitions},
+          {"bytes",
+           {{"ram_routing", s.ram_routing_bytes},
+            {"disk_routing", s.disk_routing_bytes},
+            {"mmap_content", s.disk_content_bytes},
+            {"template", s.disk_template_bytes},
+            {"catalog", s.disk_catalog_bytes},
+            {"disk_total", s.disk_total_bytes}}},
+          {"bytes_per_token",
+           {{"ram_routing", double(s.ram_routing_bytes) / tok},
+            {"mmap_content", double(s.disk_content_bytes) / tok},
+            {"disk_total", double(s.disk_total_bytes) / tok}}},
+          {"serve_rss_bytes", s.serve_ram_bytes},
+          {"process_rss_bytes", s.process_rss_bytes}};
+}
+
+// Maintenance commands skip the full checksum pass (that is `verify`'s job).
+BankOpenOptions open_options(bool writer) {
+  BankOpenOptions o;
+  o.writer = writer;
+  o.verify_checksums = false;
+  return o;
+}
+
+std::string human(uint64_t b) {
+  const char* u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double x = double(b);
+  int i = 0;
+  while (x >= 1024 && i < 4) x /= 1024, ++i;
+  return fmt::format("{:.1f} {}", x, u[i]);
+}
+
+int bank_main(int argc, char** argv) {
+  CLI::App app{"Persistent memory bank: create, add, delete, list, stats, verify, compact."};
+  app.require_subcommand(1);
+  std::string dir, model_dir, input, ns = kDefaultNamespace, rk_type = "bf16", content_type = "bf16";
+  std::vector<int64_t> ids;
+  std::vector<std::string> namespaces;
+  int64_t batch_docs = 256, offset = 0, limit = -1;
+  bool as_json = false, quiet = false;
+
+  auto* create = app.add_subcommand("create", "create an empty bank for a model");
+  create->add_option("bank", dir, "bank directory")->required();
+  create->add_option("--model,-m", model_dir, "model directory (default: the embedded model)");
+  create->add_option("--routing-dtype", rk_type, "routing keys on disk: bf16 | int8");
+  create->add_option("--content-dtype", content_type, "content K/V on disk: bf16 | int8");
+
+  auto* add = app.add_subcommand("add", "add documents (JSONL or a directory of .txt/.md); prints their ids");
+  add->add_option("bank", dir, "bank directory")->required();
+  add->add_option("input", input, "docs.jsonl or a directory")->required();
+  add->add_option("--namespace", ns, "namespace of documents that name none");
+  add->add_option("--batch-docs", batch_docs, "documents per commit");
+  add->add_option("--model,-m", model_dir, "model directory (default: the one the bank was created with)");
+  add->add_flag("--quiet,-q", quiet, "no progress bar or summary");
+
+  auto* del = app.add_subcommand("delete", "delete (tombstone) documents by id");
+  del->add_option("bank", dir, "bank directory")->required();
+  del->add_option("ids", ids, "document ids")->required();
+
+  auto* list = app.add_subcommand("list", "list live documents");
+  list->add_option("bank", dir, "bank directory")->required();
+  list->add_option("--namespace", namespaces, "only these namespaces (repeatable)");
+  list->add_option("--offset", offset, "skip this many");
+  list->add_option("--limit", limit, "at most this many");
+  list->add_flag("--json", as_json, "one JSON array");
+
+  auto* stats = app.add_subcommand("stats", "documents, tokens, chunks, bytes per tier, serving RSS");
+  stats->add_option("bank", dir, "bank directory")->required();
+  stats->add_flag("--json", as_json, "one JSON object");
+
+  auto* verify = app.add_subcommand("verify", "check every checksum and the catalog (exit 0 iff consistent)");
+  verify->add_option("bank", dir, "bank directory")->required();
+
+  auto* compact = app.add_subcommand("compact", "rewrite segments without deleted documents");
+  compact->add_option("bank", dir, "bank directory")->required();
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (create->parsed()) {
+    BankCreateOptions o;
+    o.routing_keys = msa::memory::bankfmt::parse_vec_type(rk_type);
+    o.content_k = o.content_v = msa::memory::bankfmt::parse_vec_type(content_type);
+    const auto m = msa::model::resolve_model_dir(model_dir);
+    Bank::create(dir, m.string(), o);
+    std::printf("created bank %s for model %s\n", dir.c_str(), m.string().c_str());
+    return 0;
+  }
+  if (add->parsed()) {
+    BankOpenOptions o;
+    o.writer = true;
+    o.model_dir = model_dir;
+    auto items = read_ingest_input(input, ns);
+    auto bank = Bank::open(dir, o);
+    IngestOptions io;
+    io.batch_docs = batch_docs;
+    io.progress = !quiet && progress_wanted();
+    const auto r = ingest(*bank, items, io);
+    for (int64_t id : r.ids) std::printf("%lld\n", (long long)id);
+    if (!quiet)
+      std::fprintf(stderr, "added %lld, updated %lld, already committed %lld; %lld tokens in %.2f s (%.0f tok/s)\n",
+                   (long long)r.added, (long long)r.updated, (long long)r.skipped, (long long)r.tokens, r.seconds,
+                   r.seconds > 0 ? double(r.tokens) / r.seconds : 0.0);
+    return 0;
+  }
+  if (del->parsed()) {
+    auto bank = Bank::open(dir, open_options(true));
+    const int64_t n = bank->remove(ids);
+    std::printf("deleted %lld of %zu\n", (long long)n, ids.size());
+    return n == int64_t(ids.size()) ? 0 : 1;
+  }
+  if (list->parsed()) {
+    auto bank = Bank::open(dir, open_options(false));
+    const auto docs = bank->list(namespaces, offset, limit);
+    if (as_json) {
+      json a = json::array();
+      for (auto& d : docs) {
+        json o{{"id", d.doc_id}, {"version", d.version}, {"namespace", d.ns}, {"tokens", d.num_tokens},
+               {"chunks", d.num_chunks}};
+        if (!d.external_id.empty()) o["external_id"] = d.external_id;
+        if (!d.metadata.empty()) o["metadata"] = json::parse(d.metadata, nullptr, false);
+        a.push_back(o);
+      }
+      std::printf("%s\n", a.dump().c_str());
+    } else {
+      std::printf("%8s %4s %-12s %7s  %s\n", "id", "ver", "namespace", "tokens", "external id");
+      for (auto& d : docs)
+        std::printf("%8lld %4lld %-12s %7lld  %s\n", (long long)d.doc_id, (long long)d.version, d.ns.c_str(),
+                    (long long)d.num_tokens, d.external_id.c_str());
+    }
+    return 0;
+  }
+  if (stats->parsed()) {
+    msa::Timer t;
+    auto bank = Bank::open(dir, open_options(false));
+    const double open_ms = t.ms();
+    const BankStats s = bank->stats();
+    if (as_json) {
+      json j = stats_json(s);
+      j["open_ms"] = open_ms;
+      std::printf("%s\n", j.dump(1).c_str());
+    } else {
+      const double tok = s.tokens > 0 ? double(s.tokens) : 1.0;
+      std::printf("bank %s (generation %llu)\n", dir.c_str(), (unsigned long long)s.generation);
+      std::printf("  documents %lld (%lld stored versions), tokens %lld, chunks %lld (%lld stored)\n",
+                  (long long)s.documents, (long long)s.stored_versions, (long long)s.tokens, (long long)s.chunks,
+                  (long long)s.stored_chunks);
+      std::printf("  segments %lld, routing partitions %lld\n", (long long)s.segments, (long long)s.partitions);
+      std::printf("  RAM   routing keys  %10s  (%.1f B/token)\n", human(s.ram_routing_bytes).c_str(),
+                  double(s.ram_routing_bytes) / tok);
+      std::printf("  mmap  content K/V   %10s  (%.1f B/token)\n", human(s.disk_content_bytes).c_str(),
+                  double(s.disk_content_bytes) / tok);
+      std::printf("  disk  routing keys  %10s, template %s, catalog %s, total %s (%.1f B/token)\n",
+                  human(s.disk_routing_bytes).c_str(), human(s.disk_template_bytes).c_str(),
+                  human(s.disk_catalog_bytes).c_str(), human(s.disk_total_bytes).c_str(),
+                  double(s.disk_total_bytes) / tok);
+      std::printf("  serving needs ~%s resident (this process: %s RSS, open %.0f ms)\n",
+                  human(s.serve_ram_bytes).c_str(), human(s.process_rss_bytes).c_str(), open_ms);
+    }
+    return 0;
+  }
+  if (verify->parsed()) {
+    Bank::verify_dir(dir);
+    std::printf("bank %s: ok\n", dir.c_str());
+    return 0;
+  }
+  if (compact->parsed()) {
+    auto bank = Bank::open(dir, open_options(true));
+    const auto before = bank->stats();
+    bank->compact();
+    const auto after = bank->stats();
+    std::printf("compacted: %lld → %lld stored chunks, %s → %s on disk\n", (long long)before.stored_chunks,
+                (long long)after.stored_chunks, human(before.disk_total_bytes).c_str(),
+                human(after.disk_total_bytes).c_str());
+    return 0;
+  }
+  return 2;
+}
+
+}  // namespace
+
+MSA_COMMAND("bank", "persistent memory bank: create | add | delete | list | stats | verify | compact", bank_main);
