@@ -9,6 +9,7 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev
   libpcre2-dev libutf8proc-dev
+  zlib1g-dev
   libsqlite3-dev libxxhash-dev
   libcpp-httplib-dev
   libomp-dev clang libclang-rt-14-dev

@@ -1,0 +1,150 @@
+// msa eval harness end to end on a random tiny MSA model with the tiny
+// tokenizer: sizes, metric lines, CSV, PNG. No accuracy thresholds (random
+// weights); only chance-level sanity and the harness's bookkeeping.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "core/dtype.h"
+#include "data/task_io.h"
+#include "eval/evaluator.h"
+#include "eval/plot.h"
+#include "eval/png.h"
+#include "model/random_checkpoint.h"
+
+namespace fs = std::filesystem;
+
+namespace msa::eval {
+namespace {
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A random tiny MSA checkpoint with the committed tiny tokenizer (P = 16, k = 4).
+fs::path random_tiny_model() {
+  static const fs::path dir = [] {
+    fs::path d = fs::temp_directory_path() / ("msa_eval_model_" + std::to_string(::getpid()));
+    auto cfg = model::preset_config("tiny");
+    cfg.vocab_size = 1792;  // >= the tiny tokenizer's 1769 ids
+    cfg.msa.pooling_kernel_size = 16;
+    cfg.msa.top_k_docs = 4;
+    cfg.msa.doc_top_k = 4;
+    cfg.msa.has_doc_top_k = true;
+    model::write_random_checkpoint(cfg, d.string(), {DType::F32, 1, 5, 0.2f});
+    fs::copy_file(fs::path(MSA_SOURCE_DIR) / "models/msa-tiny/tokenizer.json", d / "tokenizer.json",
+                  fs::copy_options::overwrite_existing);
+    return d;
+  }();
+  return dir;
+}
+
+TEST(Eval, StringMatchAll) {
+  EXPECT_EQ(string_match_all("The answer is 4821", "4821"), 1.0);
+  EXPECT_EQ(string_match_all("1111 and 2222", "1111, 3333"), 0.5);
+  EXPECT_EQ(string_match_all("", "1111"), 0.0);
+}
+
+TEST(Eval, NiahHarnessEndToEnd) {
+  EvalOptions o;
+  o.model_dir = random_tiny_model();
+  o.task = data::Task::kNiah;
+  o.sizes = {8192, 2048};  // unsorted on purpose
+  o.questions = 4;
+  o.seed = 3;
+  o.max_round_tokens = 8;
+  o.max_total_tokens = 24;
+  int log_lines = 0;
+  o.log = [&](const std::string&) { ++log_lines; };
+  EvalReport r = run_eval(o);
+  EXPECT_GT(log_lines, 0);
+  EXPECT_TRUE(r.random_weights);
+  EXPECT_EQ(r.top_k, 4);
+  ASSERT_EQ(r.sizes.size(), 2u);
+  EXPECT_EQ(r.sizes[0].memory_tokens, 2048);
+  EXPECT_EQ(r.sizes[1].memory_tokens, 8192);
+  for (const auto& s : r.sizes) {
+    EXPECT_EQ(s.questions, 4);
+    // Within one document, give or take the needle documents (a little shorter than filler).
+    EXPECT_NEAR(double(s.actual_tokens), double(s.memory_tokens), 80.0);
+    EXPECT_EQ(s.num_docs, int64_t(data::generate_haystack(3, s.memory_tokens).size()));
+    ASSERT_EQ(s.layers.size(), 2u);  // routing layers 2, 3
+    EXPECT_EQ(s.layers[0].layer, 2);
+    for (double v : {s.answer_acc, s.id_acc, s.recall_at_k, s.layers[0].recall_at_k, s.layers[1].recall_at_1}) {
+      EXPECT_GE(v, 0.0);
+      EXPECT_LE(v, 1.0);
+    }
+    // Recall over the union of layers is at least each layer's.
+    EXPECT_GE(s.recall_at_k + 1e-9, s.layers[0].recall_at_k);
+    EXPECT_TRUE(std::isnan(s.answer_acc_single_round));  // ablations are for hop tasks
+  }
+  const std::string metrics = format_metrics(r);
+  EXPECT_NE(metrics.find("metric: niah_acc_2k = "), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("metric: niah_acc_8k = "), std::string::npos);
+  EXPECT_NE(metrics.find("metric: recall_at_k_8k = "), std::string::npos);
+  const std::string csv = format_csv(r);
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 3);
+  EXPECT_EQ(csv.rfind("task,size,memory_tokens,docs,chunks,questions,acc,", 0), 0u);
+  EXPECT_NE(format_table(r).find("RANDOM"), std::string::npos);
+}
+
+TEST(Eval, HopAblationsAndCli) {
+  const fs::path dir = fs::temp_directory_path() / ("msa_eval_cli_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string cmd = std::string(MSA_BINARY) + " eval --model " + random_tiny_model().string() +
+                          " --task hop2 --sizes 2k,4k --questions 3 --seed 1 --max-round-tokens 6 "
+                          "--max-total-tokens 16 --csv " + (dir / "r.csv").string() + " --plot " +
+                          (dir / "r.png").string() + " > " + (dir / "out.txt").string() + " 2> " +
+                          (dir / "err.txt").string();
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << read_file(dir / "err.txt");
+  const std::string out = read_file(dir / "out.txt");
+  for (const char* m : {"metric: hop2_acc_2k = ", "metric: hop2_acc_4k = ", "metric: recall_at_k_2k = ",
+                        "metric: recall_at_k_4k = ", "metric: hop2_acc_interleave = ",
+                        "metric: hop2_acc_single_round = ", "metric: hop2_acc_no_text = "})
+    EXPECT_NE(out.find(m), std::string::npos) << m << "\n" << out;
+  // The metric lines come last.
+  std::string last_line = out.substr(out.rfind('\n', out.size() - 2) + 1);
+  EXPECT_EQ(last_line.rfind("metric: ", 0), 0u) << last_line;
+  const std::string csv = read_file(dir / "r.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 3);
+  const std::string png = read_file(dir / "r.png");
+  ASSERT_GT(png.size(), 100u);
+  EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  EXPECT_EQ(png.substr(12, 4), "IHDR");
+  EXPECT_EQ(png.substr(png.size() - 8, 4), "IEND");
+  // Bad input is a clear error.
+  const std::string bad = std::string(MSA_BINARY) + " eval --model " + random_tiny_model().string() +
+                          " --task nope 2>/dev/null";
+  EXPECT_NE(std::system(bad.c_str()), 0);
+  fs::remove_all(dir);
+}
+
+TEST(Eval, PngEncoderAndPlot) {
+  Image img(3, 2, 0x102030);
+  img.set(1, 1, 0xFF0000);
+  EXPECT_EQ(img.get(1, 1), 0xFF0000u);
+  EXPECT_EQ(img.get(0, 0), 0x102030u);
+  const std::string png = encode_png(img);
+  EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  LinePlot p;
+  p.title = "t";
+  p.x = {16384, 65536, 1048576};
+  p.x_ticks = {"16k", "64k", "1m"};
+  p.series = {{"acc", {1.0, 0.5, std::nan("")}}};
+  Image plot = render_plot(p, 400, 300);
+  int colored = 0;
+  for (int y = 0; y < plot.height; ++y)
+    for (int x = 0; x < plot.width; ++x) colored += plot.get(x, y) == 0x0072B2u;  // first series colour
+  EXPECT_GT(colored, 50);
+}
+
+}  // namespace
+}  // namespace msa::eval
