@@ -52,7 +52,11 @@ model::ModelConfig TrainConfig::model_config(int64_t vocab_size, int64_t eos_id)
   m.head_reduce = kernels::HeadReduce::Mean;
   m.query_reduce = kernels::QueryReduce::Max;
   m.chunk_reduce = kernels::ChunkReduce::Max;
-  m.aux_loss_method = "INFONCE_DECOUPLE";
+  // The loss is INFONCE_DECOUPLE; the checkpoint names the method that makes the
+  // engine score exactly as training did (spec §4.4: "INFONCE" + decoupled
+  // router = cosine with L2-normalised stored keys; "INFONCE_DECOUPLE" would
+  // make inference use the scaled raw dot product instead).
+  m.aux_loss_method = checkpoint_aux_loss_method;
   m.infonce_loss_temp = tau;
   m.aux_loss = true;
   m.lmloss_weigth = lm_weight;
@@ -100,7 +104,7 @@ TrainConfig parse_train_config(const std::string& text, const std::string& origi
   get("phase1_lm_weight", c.phase1_lm_weight); get("phase1_aux_weight", c.phase1_aux_weight);
   get("lm_weight", c.lm_weight); get("aux_weight", c.aux_weight);
   get("seed", c.seed); get("threads", c.threads); get("checkpoint_every", c.checkpoint_every);
-  get("log_every", c.log_every); get("out_dir", c.out_dir);
+  get("log_every", c.log_every); get("checkpoint_aux_loss_method", c.checkpoint_aux_loss_method); get("out_dir", c.out_dir);
   seen.insert("tasks");
   seen.insert("comment");
   if (auto it = j.find("tasks"); it != j.end()) {

@@ -33,6 +33,9 @@ struct TrainConfig {
   float lr = 3e-3f, min_lr_ratio = 0.1f, weight_decay = 0.01f, beta1 = 0.9f, beta2 = 0.95f, grad_clip = 1.0f;
   // Losses: phase 1 (steps < aux_phase_steps) uses the warm-up weights.
   float tau = 0.1f, rec_weight = 1.0f;
+  // aux_loss_method written to config.json. "INFONCE" (default) makes inference
+  // score with cosine, as training does; see docs/training.md.
+  std::string checkpoint_aux_loss_method = "INFONCE";
   int aux_phase_steps = 100;
   float phase1_lm_weight = 0.1f, phase1_aux_weight = 1.0f, lm_weight = 1.0f, aux_weight = 0.1f;
   // Run.
