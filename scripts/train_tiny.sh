@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Reproduces the embedded default tiny MSA model (docs/training.md):
+# the tiny BPE tokenizer, then `msa train` with configs/train-tiny.json.
+# Usage: scripts/train_tiny.sh [OUT_DIR] [extra msa train args, e.g. --max-minutes 80 | --resume]
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+MSA="${MSA:-$ROOT/build/src/cli/msa}"
+OUT="${1:-$ROOT/runs/msa-tiny}"
+shift || true
+cd "$ROOT"
+if [ ! -f models/msa-tiny/tokenizer.json ]; then
+  "$MSA" train-tokenizer --out models/msa-tiny/tokenizer.json
+fi
+exec "$MSA" train --config configs/train-tiny.json --out "$OUT" "$@"
