@@ -44,6 +44,9 @@ int eval(int argc, char** argv) {
   app.add_option("--max-round-tokens", o.max_round_tokens, "generated tokens per interleave call")
       ->capture_default_str();
   app.add_option("--max-total-tokens", o.max_total_tokens, "generated tokens per question")->capture_default_str();
+  app.add_option("--evidence-slots", o.evidence_slot_limit,
+                 "needle documents only in the first N slots (gold ids of at most log10(N) digits at every size)")
+      ->capture_default_str();
   app.add_flag("--no-ablations", no_ablations, "hop tasks: skip the single-round and no-text runs");
   app.add_option("--plot", plot, "write accuracy/recall vs memory size as a PNG");
   app.add_option("--csv", csv, "write the table as CSV");

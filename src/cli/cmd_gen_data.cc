@@ -23,6 +23,10 @@ int gen_data(int argc, char** argv) {
   app.add_option("--questions,-q", questions, "number of questions")->capture_default_str();
   app.add_option("--seed", seed, "random seed (same seed, same files)")->capture_default_str();
   app.add_option("--out", out, "output directory")->required();
+  int64_t evidence_slots = 0;
+  app.add_option("--evidence-slots", evidence_slots,
+                 "put needle documents only in the first N slots (short gold ids at any memory size); 0 = anywhere")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   msa::data::TaskOptions opts;
@@ -30,6 +34,7 @@ int gen_data(int argc, char** argv) {
   opts.memory_tokens = msa::data::parse_token_count(size);
   opts.num_questions = questions;
   opts.seed = seed;
+  opts.evidence_slot_limit = evidence_slots;
   msa::data::TaskSet set = msa::data::generate_task(opts);
   msa::data::write_task_set(set, out);
   int64_t tokens = 0;

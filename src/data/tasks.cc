@@ -146,7 +146,13 @@ TaskSet generate_task(const TaskOptions& opts) {
             "a memory of {} tokens holds {} documents, too few for the {} needle documents of {} {} questions; "
             "raise the memory size or lower the question count",
             opts.memory_tokens, set.docs.size(), plan.needles.size(), opts.num_questions, task_name(opts.task));
-  std::vector<size_t> slots = distinct_slots(plan.needles.size(), set.docs.size(), rng);
+  MSA_CHECK(opts.evidence_slot_limit >= 0, "evidence slot limit must be >= 0, got {}", opts.evidence_slot_limit);
+  const size_t slot_range = opts.evidence_slot_limit > 0
+                                ? std::min(set.docs.size(), size_t(opts.evidence_slot_limit))
+                                : set.docs.size();
+  MSA_CHECK(plan.needles.size() <= slot_range, "{} needle documents do not fit in the first {} slots",
+            plan.needles.size(), slot_range);
+  std::vector<size_t> slots = distinct_slots(plan.needles.size(), slot_range, rng);
   place(plan, slots, rng, set);
   return set;
 }

@@ -43,6 +43,10 @@ struct TaskOptions {
   int64_t memory_tokens = 16384;  // haystack size in text tokens (approximate, +- one document)
   int64_t num_questions = 100;
   uint64_t seed = 0;
+  // > 0: needle documents only at slots [0, evidence_slot_limit), so gold ids
+  // have at most that many digits whatever the memory size (separates id
+  // length from memory size, tiny-model-notes §4.2). 0: anywhere.
+  int64_t evidence_slot_limit = 0;
 };
 
 // A whole evaluation memory + questions (what `msa gen-data` writes).

@@ -69,6 +69,13 @@ std::string metric_prefix(const std::string& task) {
   return s;
 }
 
+std::string by_digits(const SizeResult& s) {
+  std::string out;
+  for (const auto& [d, ct] : s.id_acc_by_digits)
+    out += fmt::format("{}{}-digit {}/{}", out.empty() ? "" : " ", d, ct.first, ct.second);
+  return out;
+}
+
 std::string fmt_value(double v) { return std::isnan(v) ? std::string("-") : fmt::format("{:.3f}", v); }
 
 }  // namespace
@@ -139,7 +146,8 @@ EvalReport run_eval(const EvalOptions& o) {
     SizeResult res;
     res.memory_tokens = size;
     Timer t_enc;
-    data::TaskSet ts = data::generate_task(data::TaskOptions{o.task, size, o.questions, o.seed});
+    data::TaskSet ts =
+        data::generate_task(data::TaskOptions{o.task, size, o.questions, o.seed, o.evidence_slot_limit});
     std::vector<data::Document> evidence;
     for (int64_t id : ts.evidence_doc_ids) evidence.push_back(ts.docs[size_t(id)]);
     std::vector<memory::EncodedDocument> evidence_enc = encode_docs(enc, tok, evidence, o, "needles");
@@ -192,7 +200,12 @@ EvalReport run_eval(const EvalOptions& o) {
       for (int64_t g : round1_gold) hit_any += int(any_selected.count(g));
       recall_any += double(hit_any) / double(round1_gold.size());
       std::set<int64_t> gen(first.generated_doc_ids.begin(), first.generated_doc_ids.end());
-      id_acc += std::all_of(round1_gold.begin(), round1_gold.end(), [&](int64_t g) { return gen.count(g) > 0; });
+      const bool ids_ok =
+          std::all_of(round1_gold.begin(), round1_gold.end(), [&](int64_t g) { return gen.count(g) > 0; });
+      id_acc += ids_ok;
+      auto& by_len = res.id_acc_by_digits[int(std::to_string(round1_gold[0]).size())];
+      by_len.first += ids_ok;
+      by_len.second += 1;
       std::set<int64_t> cited(r.cited_doc_ids.begin(), r.cited_doc_ids.end());
       int cited_gold = 0;
       for (int64_t g : q.gold_doc_ids) cited_gold += int(cited.count(g));
@@ -256,6 +269,8 @@ std::string format_table(const EvalReport& r) {
                         s.answer_s);
     out += line;
   }
+  out += "doc-id accuracy by digits of the gold id (correct/total):\n";
+  for (const auto& s : r.sizes) out += fmt::format("{:>6}  {}\n", data::format_token_count(s.memory_tokens), by_digits(s));
   return out;
 }
 
@@ -292,14 +307,15 @@ std::string format_csv(const EvalReport& r) {
   std::string out = "task,size,memory_tokens,docs,chunks,questions,acc,acc_single_round,acc_no_text,id_acc,recall_at_k";
   if (!r.sizes.empty())
     for (const auto& l : r.sizes[0].layers) out += fmt::format(",recall_at_k_L{0},recall_at_1_L{0}", l.layer);
-  out += ",cited_evidence_recall,mean_rounds,encode_s,answer_s\n";
+  out += ",cited_evidence_recall,mean_rounds,encode_s,answer_s,id_acc_by_digits\n";
   auto v = [](double x) { return std::isnan(x) ? std::string() : fmt::format("{:.6f}", x); };
   for (const auto& s : r.sizes) {
     out += fmt::format("{},{},{},{},{},{},{},{},{},{},{}", r.task, data::format_token_count(s.memory_tokens),
                        s.actual_tokens, s.num_docs, s.num_chunks, s.questions, v(s.answer_acc),
                        v(s.answer_acc_single_round), v(s.answer_acc_no_text), v(s.id_acc), v(s.recall_at_k));
     for (const auto& l : s.layers) out += fmt::format(",{},{}", v(l.recall_at_k), v(l.recall_at_1));
-    out += fmt::format(",{},{:.4f},{:.3f},{:.3f}\n", v(s.evidence_recall), s.mean_rounds, s.encode_s, s.answer_s);
+    out += fmt::format(",{},{:.4f},{:.3f},{:.3f},{}\n", v(s.evidence_recall), s.mean_rounds, s.encode_s, s.answer_s,
+                       by_digits(s));
   }
   return out;
 }

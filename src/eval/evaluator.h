@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,7 @@ struct EvalOptions {
   int64_t max_round_tokens = 48;    // generated tokens per interleave call
   int64_t max_total_tokens = 192;   // generated tokens per question
   bool ablations = true;            // hop tasks: also single-round and no-text-injection runs
+  int64_t evidence_slot_limit = 0;  // > 0: needles only in the first N slots (data::TaskOptions)
   std::function<void(const std::string&)> log;  // progress lines; may be empty
 };
 
@@ -49,6 +51,8 @@ struct SizeResult {
   double answer_acc_single_round = kNotMeasured;     // hop tasks: one retrieval round, then answer
   double answer_acc_no_text = kNotMeasured;          // hop tasks: interleave, ids injected without text
   double id_acc = 0;           // round 1 generated every round-1 gold id
+  // id_acc split by the digit count of the question's first gold id: [digits] = {correct, total}.
+  std::map<int, std::pair<int64_t, int64_t>> id_acc_by_digits;
   double recall_at_k = 0;      // round-1 gold documents selected by at least one routing layer
   std::vector<LayerRecall> layers;
   double evidence_recall = 0;  // all gold documents cited over the whole interleave transcript

@@ -273,6 +273,19 @@ TEST(Tasks, TrainingMemoryIdsAndEvidence) {
   EXPECT_THROW(generate_training_memory(Task::kHop3, 4, 2, 3, rng), Error);   // 6 evidence docs > 4
 }
 
+TEST(Tasks, EvidenceSlotLimitKeepsGoldIdsShort) {
+  TaskOptions o{Task::kNiah, 65536, 20, 4};
+  o.evidence_slot_limit = 100;
+  TaskSet s = generate_task(o);
+  for (int64_t e : s.evidence_doc_ids) EXPECT_LT(e, 100);
+  check_evidence(Task::kNiah, s, [&](int64_t id) -> const std::string& { return s.docs[size_t(id)].text; });
+  // Same questions as without the limit; only the slots differ.
+  TaskSet free = generate_task(TaskOptions{Task::kNiah, 65536, 20, 4});
+  EXPECT_EQ(free.questions[3].question, s.questions[3].question);
+  o.evidence_slot_limit = 10;  // 20 needles do not fit in 10 slots
+  EXPECT_THROW(generate_task(o), Error);
+}
+
 TEST(Tasks, TooSmallMemoryIsAnError) {
   EXPECT_THROW(generate_task(TaskOptions{Task::kNiah, 100, 50, 0}), Error);
   EXPECT_THROW(generate_task(TaskOptions{Task::kHop2, 1 << 22, 500, 0}), Error);  // more chains than cities

@@ -60,6 +60,7 @@ TEST(Eval, NiahHarnessEndToEnd) {
   o.sizes = {8192, 2048};  // unsorted on purpose
   o.questions = 4;
   o.seed = 3;
+  o.evidence_slot_limit = 40;  // gold ids of 1-2 digits at both sizes
   o.max_round_tokens = 8;
   o.max_total_tokens = 24;
   int log_lines = 0;
@@ -85,6 +86,9 @@ TEST(Eval, NiahHarnessEndToEnd) {
     // Recall over the union of layers is at least each layer's.
     EXPECT_GE(s.recall_at_k + 1e-9, s.layers[0].recall_at_k);
     EXPECT_TRUE(std::isnan(s.answer_acc_single_round));  // ablations are for hop tasks
+    int64_t by_digits_total = 0;
+    for (const auto& [d, ct] : s.id_acc_by_digits) by_digits_total += ct.second;
+    EXPECT_EQ(by_digits_total, s.questions);
   }
   const std::string metrics = format_metrics(r);
   EXPECT_NE(metrics.find("metric: niah_acc_2k = "), std::string::npos) << metrics;
@@ -94,6 +98,8 @@ TEST(Eval, NiahHarnessEndToEnd) {
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 3);
   EXPECT_EQ(csv.rfind("task,size,memory_tokens,docs,chunks,questions,acc,", 0), 0u);
   EXPECT_NE(format_table(r).find("RANDOM"), std::string::npos);
+  for (const auto& s : r.sizes)
+    for (const auto& [d, ct] : s.id_acc_by_digits) EXPECT_LE(d, 2);
 }
 
 TEST(Eval, HopAblationsAndCli) {
