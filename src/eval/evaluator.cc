@@ -182,6 +182,12 @@ EvalReport run_eval(const EvalOptions& o) {
       std::vector<int64_t> round1_gold = is_hop(o.task) ? std::vector<int64_t>{q.gold_doc_ids[0]} : q.gold_doc_ids;
       engine::InterleaveResult r = engine::answer_with_interleave(m, tok, bank, text_of, q.question, iopt);
       acc += string_match_all(r.answer, q.answer);
+      if (o.log && int64_t(qi) < o.show_transcripts) {
+        std::string gold;
+        for (int64_t g : q.gold_doc_ids) gold += fmt::format("[{}]", g);
+        o.log(fmt::format("[eval] Q: {}\n[eval] gold {} answer {:?}; predicted {:?} ({})\n[eval] transcript: {:?}",
+                          q.question, gold, q.answer, r.answer, r.stop_reason, r.transcript));
+      }
       rounds += double(r.rounds.size());
       const engine::RoundTrace& first = r.rounds.front();
       std::set<int64_t> any_selected;
