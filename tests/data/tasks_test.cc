@@ -97,9 +97,14 @@ TEST(Tasks, DeterministicForASeed) {
     TaskSet c = generate_task(o);
     EXPECT_NE(a.docs[0].text, c.docs[0].text);
   }
-  // Pin one value so a change of the generator (or of the standard library) is noticed.
+  // Pinned output: a change of the generator, the word lists or the standard
+  // library's mt19937_64 shows up here (retrain the tokenizer/model if intended).
   TaskSet s = generate_task(TaskOptions{Task::kNiah, 1024, 1, 0});
-  EXPECT_EQ(s.docs.size(), generate_haystack(0, 1024).size());
+  EXPECT_EQ(s.docs.size(), 25u);
+  EXPECT_EQ(s.questions[0].question, "what is the magic number for brown camel?");
+  EXPECT_EQ(s.questions[0].answer, "5072");
+  EXPECT_EQ(s.questions[0].gold_doc_ids, std::vector<int64_t>{18});
+  EXPECT_EQ(s.docs[0].text.substr(0, 40), "repeat triangle cook seat stream. world ");
 }
 
 TEST(Tasks, SizeWithinOneDocumentAndHaystackPrefix) {
