@@ -321,6 +321,16 @@ TEST(Tasks, JsonlRoundTripAndCli) {
   EXPECT_NE(line.find("7 questions"), std::string::npos) << line;
   for (auto& e : std::filesystem::directory_iterator(dir / "cli"))
     EXPECT_EQ(e.path().extension(), ".jsonl") << "temporary file left behind: " << e.path();
+  {
+    std::ofstream broken(dir / "api" / "questions.jsonl", std::ios::app);
+    broken << "{\"question\": 5}\n";
+  }
+  try {
+    read_task_set(dir / "api");
+    ADD_FAILURE() << "a bad line was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("questions.jsonl: line 6"), std::string::npos) << e.what();
+  }
   std::string bad = std::string(MSA_BINARY) + " gen-data --task nope --out " + (dir / "x").string() + " 2>/dev/null";
   EXPECT_NE(std::system(bad.c_str()), 0);
   std::filesystem::remove_all(dir);
