@@ -13,6 +13,10 @@
 #include "memory/bank_ingest.h"
 #include "model/default_model.h"
 
+namespace msa::cli {
+int bank_shard_main(int argc, char** argv);  // cmd_bank_split.cc
+}  // namespace msa::cli
+
 namespace {
 
 using namespace msa::memory;
@@ -60,6 +64,9 @@ std::string human(uint64_t b) {
 }
 
 int bank_main(int argc, char** argv) {
+  // `split` / `merge` (sharded banks, memory parallel) live in cmd_bank_split.cc.
+  if (argc > 1 && (std::string(argv[1]) == "split" || std::string(argv[1]) == "merge"))
+    return msa::cli::bank_shard_main(argc, argv);
   CLI::App app{"Persistent memory bank: create, add, delete, list, stats, verify, compact."};
   app.require_subcommand(1);
   std::string dir, model_dir, input, ns = kDefaultNamespace, rk_type = "bf16", content_type = "bf16";
@@ -207,4 +214,4 @@ int bank_main(int argc, char** argv) {
 
 }  // namespace
 
-MSA_COMMAND("bank", "persistent memory bank: create | add | delete | list | stats | verify | compact", bank_main);
+MSA_COMMAND("bank", "persistent memory bank: create | add | delete | list | stats | verify | compact | split | merge", bank_main);

@@ -1,0 +1,200 @@
+// Memory parallel (issue 8): `msa ask` over a bank split into 2 and 3 shards,
+// run under mpirun on loopback, must print exactly what the single-process
+// `msa ask --json` prints over the unsplit bank (same selected documents and
+// scores per layer and round, same tokens, same answer), timings aside.
+// Failure handling: a damaged shard is a clear error (or, with
+// --allow-missing-shards, an answer naming the missing shard), never a hang.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "../product/product_test_util.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct Run {
+  int rc = -1;
+  std::string out;
+};
+
+Run run(const std::string& cmd) {
+  Run r;
+  FILE* p = ::popen((cmd + " 2>/tmp/msa_mp_test_stderr_" + std::to_string(::getpid())).c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int st = ::pclose(p);
+  r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+std::string last_stderr() {
+  std::ifstream f("/tmp/msa_mp_test_stderr_" + std::to_string(::getpid()));
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+bool have_mpirun() { return std::system("command -v mpirun >/dev/null 2>&1") == 0; }
+
+std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+
+std::string mpirun(int np) {
+  return "timeout 300 mpirun -np " + std::to_string(np) + " --allow-run-as-root --oversubscribe " +
+         "--mca btl self,tcp --mca btl_tcp_if_include lo " + MSA_BINARY;
+}
+
+json without_timings(const std::string& out) {
+  json j = json::parse(out, nullptr, false);
+  if (j.is_object()) j.erase("timings_ms");
+  return j;
+}
+
+class MemoryParallel : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!have_mpirun()) return;
+    root_ = fs::temp_directory_path() / ("msa_mp_" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+    model_ = msa::test_util::random_tiny_model_dir("mp");
+    // 14 documents in two namespaces, so every shard holds some of each.
+    std::ofstream f(root_ / "docs.jsonl");
+    const char* words[] = {"apple", "river", "stone", "cloud", "forest", "copper", "violet"};
+    for (int i = 0; i < 14; ++i)
+      f << json{{"text", std::string("Document ") + std::to_string(i) + " talks about the " + words[i % 7] +
+                             " and the " + words[(i * 3) % 7] + " near the " + words[(i + 2) % 7] + "."},
+                {"id", "doc-" + std::to_string(i)},
+                {"namespace", i % 3 == 0 ? "team-a" : "public"}}
+               .dump()
+        << "\n";
+    f.close();
+    bank_ = root_ / "bank";
+    const std::string msa = MSA_BINARY;
+    ASSERT_EQ(run(msa + " bank create " + q(bank_) + " --model " + q(model_)).rc, 0) << last_stderr();
+    ASSERT_EQ(run(msa + " bank add -q " + q(bank_) + " " + q(root_ / "docs.jsonl")).rc, 0) << last_stderr();
+    for (int n : {2, 3})
+      ASSERT_EQ(run(msa + " bank split " + q(bank_) + " --shards " + std::to_string(n) + " --out " +
+                    q(root_ / ("s" + std::to_string(n))))
+                    .rc,
+                0)
+          << last_stderr();
+  }
+  static void TearDownTestSuite() {
+    if (!root_.empty()) fs::remove_all(root_);
+    if (!model_.empty()) fs::remove_all(model_);
+  }
+  void SetUp() override {
+    if (!have_mpirun()) GTEST_SKIP() << "mpirun not found (apt-get install openmpi-bin libopenmpi-dev)";
+  }
+  std::string ask_args(const std::string& extra) const {
+    return " ask --model " + q(model_) + " --json --top-k 3 --rounds 2 --max-tokens 24 " + extra +
+           " 'Where is the copper stone?'";
+  }
+  static inline fs::path root_, model_, bank_;
+};
+
+TEST_F(MemoryParallel, SplitWritesManifestAndPartitionsById) {
+  for (int n : {2, 3}) {
+    const fs::path s = root_ / ("s" + std::to_string(n));
+    ASSERT_TRUE(fs::exists(s / "msa-shards.json"));
+    int64_t total = 0;
+    for (int k = 0; k < n; ++k) {
+      const auto r = run(std::string(MSA_BINARY) + " bank list --json " + q(s / fmt::format("shard-{:03d}", k)));
+      ASSERT_EQ(r.rc, 0) << last_stderr();
+      for (const auto& d : json::parse(r.out)) {
+        EXPECT_EQ(d["id"].get<int64_t>() % n, k);
+        ++total;
+      }
+      EXPECT_EQ(run(std::string(MSA_BINARY) + " bank verify " + q(s / fmt::format("shard-{:03d}", k))).rc, 0);
+    }
+    EXPECT_EQ(total, 14);
+  }
+}
+
+TEST_F(MemoryParallel, AskIdenticalToSingleProcess) {
+  for (const std::string& ns : {std::string(""), std::string("--namespace team-a")}) {
+    const auto one = run(std::string(MSA_BINARY) + ask_args(ns + " --bank " + q(bank_)));
+    ASSERT_EQ(one.rc, 0) << last_stderr();
+    const json want = without_timings(one.out);
+    ASSERT_TRUE(want.is_object()) << one.out;
+    ASSERT_FALSE(want["rounds"].empty());
+    for (int n : {2, 3}) {
+      const auto r = run(mpirun(n) + ask_args(ns + " --bank " + q(root_ / ("s" + std::to_string(n)))));
+      ASSERT_EQ(r.rc, 0) << "np " << n << ": " << last_stderr();
+      EXPECT_EQ(without_timings(r.out).dump(1), want.dump(1)) << "np " << n << " " << ns;
+      // Only rank 0 prints: exactly one line of JSON.
+      EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+    }
+  }
+}
+
+TEST_F(MemoryParallel, SingleProcessOverShardedBankAlsoIdentical) {
+  // Without mpirun, one process opens every shard (no MPI at all).
+  const auto one = run(std::string(MSA_BINARY) + ask_args(" --bank " + q(bank_)));
+  ASSERT_EQ(one.rc, 0) << last_stderr();
+  const auto r = run(std::string(MSA_BINARY) + ask_args(" --bank " + q(root_ / "s3")));
+  ASSERT_EQ(r.rc, 0) << last_stderr();
+  EXPECT_EQ(without_timings(r.out).dump(1), without_timings(one.out).dump(1));
+}
+
+TEST_F(MemoryParallel, MergeIsTheInverseOfSplit) {
+  const fs::path merged = root_ / "merged";
+  fs::remove_all(merged);
+  const std::string msa = MSA_BINARY;
+  ASSERT_EQ(run(msa + " bank merge " + q(root_ / "s3") + " --out " + q(merged)).rc, 0) << last_stderr();
+  EXPECT_EQ(run(msa + " bank verify " + q(merged)).rc, 0) << last_stderr();
+  const auto a = run(msa + " bank list --json " + q(bank_));
+  const auto b = run(msa + " bank list --json " + q(merged));
+  EXPECT_EQ(b.out, a.out);
+  const auto one = run(msa + ask_args(" --bank " + q(bank_)));
+  const auto two = run(msa + ask_args(" --bank " + q(merged)));
+  ASSERT_EQ(two.rc, 0) << last_stderr();
+  EXPECT_EQ(without_timings(two.out).dump(1), without_timings(one.out).dump(1));
+}
+
+TEST_F(MemoryParallel, DamagedShardIsAClearErrorOrADegradedAnswer) {
+  const fs::path s = root_ / "s2_damaged";
+  fs::remove_all(s);
+  fs::copy(root_ / "s2", s, fs::copy_options::recursive);
+  // Flip one byte in the middle of shard 1's segment file.
+  fs::path seg;
+  for (auto& e : fs::directory_iterator(s / "shard-001" / "segments")) seg = e.path();
+  ASSERT_FALSE(seg.empty());
+  {
+    std::fstream f(seg, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(0, std::ios::end);
+    const auto size = int64_t(f.tellg());
+    f.seekp(size - 100);
+    char c = 0;
+    f.read(&c, 1);
+    f.seekp(size - 100);
+    c = char(c ^ 0x5a);
+    f.write(&c, 1);
+  }
+  auto r = run(mpirun(2) + ask_args(" --mpi-timeout 30 --bank " + q(s)));
+  EXPECT_NE(r.rc, 0);
+  const std::string err = last_stderr();
+  EXPECT_NE(err.find("shard 1"), std::string::npos) << err;
+  EXPECT_NE(err.find("--allow-missing-shards"), std::string::npos) << err;
+
+  r = run(mpirun(2) + ask_args(" --mpi-timeout 30 --allow-missing-shards --bank " + q(s)));
+  ASSERT_EQ(r.rc, 0) << last_stderr();
+  const json j = json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.out;
+  ASSERT_TRUE(j.contains("missing_shards"));
+  EXPECT_NE(j["missing_shards"][0].get<std::string>().find("shard 1"), std::string::npos);
+  for (const auto& round : j["rounds"])
+    for (const auto& [layer, docs] : round["selected"].items())
+      for (const auto& d : docs) EXPECT_EQ(d[0].get<int64_t>() % 2, 0) << "doc of the missing shard selected";
+}
+
+}  // namespace
