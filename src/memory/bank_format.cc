@@ -140,9 +140,12 @@ std::vector<uint8_t> FileBuilder::build() const {
     SectionRef x = r;
     x.offset = off;
     refs.push_back(x);
-    off = align_up(off + b.size());
+    off = off + b.size();
+    if (&b != &sections_.back().second) off = align_up(off);
   }
-  std::vector<uint8_t> out(off, 0);
+  // No trailing padding: every byte is in the header, a section or a
+  // zero gap between sections, so any flipped byte fails verification.
+  std::vector<uint8_t> out(std::max(off, header), 0);
   std::memcpy(out.data(), kMagic, 8);
   put<uint32_t>(out, 8, kFormatVersion);
   put<uint32_t>(out, 12, uint32_t(kind_));
@@ -208,6 +211,10 @@ ParsedFile parse_file(std::span<const uint8_t> b, const std::string& name) {
               r.slot);
     f.sections.push_back(r);
   }
+  uint64_t end = header;
+  for (auto& r : f.sections) end = std::max<uint64_t>(end, r.offset + r.bytes);
+  MSA_CHECK(end == b.size(), "{}: {} bytes after the last section (file is corrupt or was appended to)", name,
+            b.size() - std::min<uint64_t>(end, b.size()));
   std::memcpy(&f.info, b.data() + kFixed + size_t(n) * kDirEntry, sizeof(Info));
   const Info& in = f.info;
   MSA_CHECK(in.num_slots >= 1 && in.num_slots <= 1024 && in.kv_heads >= 1 && in.kv_heads <= 4096 &&
@@ -263,6 +270,17 @@ void verify_sections(const ParsedFile& f, std::span<const uint8_t> b, const std:
     MSA_CHECK(xxh64(b.data() + s.offset, s.bytes) == s.xxh64,
               "{}: checksum mismatch in section {} (slot {}): the file is corrupt", name, tag_name(s.tag),
               s.slot);
+  // Alignment gaps (after the header and between sections) must be zero.
+  std::vector<std::pair<uint64_t, uint64_t>> spans;
+  for (const SectionRef& s : f.sections) spans.emplace_back(s.offset, s.offset + s.bytes);
+  std::sort(spans.begin(), spans.end());
+  uint64_t pos = kFixed + f.sections.size() * kDirEntry + kInfoBytes + 8;
+  for (auto [lo, hi] : spans) {
+    MSA_CHECK(lo >= pos, "{}: overlapping sections", name);
+    for (uint64_t i = pos; i < lo; ++i)
+      MSA_CHECK(b[i] == 0, "{}: non-zero padding byte at offset {}: the file is corrupt", name, i);
+    pos = hi;
+  }
 }
 
 void fsync_dir(const std::string& dir) {

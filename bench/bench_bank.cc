@@ -1,0 +1,189 @@
+// bench_bank: builds a persistent memory bank of ≥ 10M tokens (tiny-model
+// dimensions: hidden 64, 4 layers, Hkv 2, d 16, P 4, 2 routing layers; random
+// weights, Qwen3 tokenizer, synthetic text), closes it and reopens it in a
+// fresh process. Reports ingest tokens/s, bytes/token per tier, open time and
+// the resident set needed to serve.
+//
+//   bench_bank [--quick] [--tokens N] [--dir DIR] [--batch-docs N] [--keep]
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/timer.h"
+#include "memory/bank.h"
+#include "model/random_checkpoint.h"
+
+namespace fs = std::filesystem;
+using namespace msa;
+
+namespace {
+
+// The source tree (for the tokenizer cache): $MSA_SOURCE_DIR, the working directory, or a parent of the executable.
+fs::path source_root() {
+  if (const char* env = std::getenv("MSA_SOURCE_DIR")) return env;
+  auto has = [](const fs::path& p) { return fs::exists(p / ".cache/tokenizers/qwen3/tokenizer.json"); };
+  if (has(fs::current_path())) return fs::current_path();
+  std::error_code ec;
+  fs::path p = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  for (int i = 0; i < 5 && !p.empty(); ++i, p = p.parent_path())
+    if (has(p)) return p;
+  return fs::current_path();
+}
+
+std::string synthetic_doc(std::mt19937_64& r, int words) {
+  static const char* vocab[] = {"the", "river", "lamp", "quantum", "Paris", "falcon", "silver", "bridge", "market",
+                                "library", "ocean", "guild", "records", "tower", "harbor", "was", "built", "in",
+                                "visited", "by", "thousand", "people", "each", "year", "and", "its", "old", "town"};
+  std::string s;
+  for (int i = 0; i < words; ++i) {
+    if (i) s += ' ';
+    if (r() % 9 == 0) s += std::to_string(r() % 3000);
+    else s += vocab[r() % (sizeof(vocab) / sizeof(vocab[0]))];
+  }
+  return s + ".";
+}
+
+struct OpenReport {
+  double open_ms = 0, open_noverify_ms = 0, route_ms = 0;
+  double rss_mb = 0;
+  memory::BankStats stats;
+};
+
+// Opens the bank in a child process (clean RSS), writes the report through a pipe.
+OpenReport open_in_child(const std::string& dir, const std::string& model) {
+  int p[2];
+  if (::pipe(p) != 0) std::abort();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(p[0]);
+    OpenReport r;
+    {
+      Timer t;
+      memory::BankOpenOptions o;
+      o.verify_checksums = false;
+      auto b = memory::Bank::open(dir, o);
+      r.open_noverify_ms = t.ms();
+    }
+    Timer t;
+    memory::BankOpenOptions o;
+    o.model_dir = model;
+    auto b = memory::Bank::open(dir, o);  // identity check + full checksums
+    r.open_ms = t.ms();
+    auto snap = b->snapshot_all();
+    std::vector<float> u(8 * 4 * 16, 0.1f);
+    memory::RoutingQuery q;
+    q.u = u.data();
+    q.Tr = 8;
+    q.Hq = 4;
+    q.d = 16;
+    q.k = 16;
+    Timer tq;
+    for (int i = 0; i < 5; ++i) {
+      auto sel = snap->route(i % 2, q);
+      std::vector<float> k, v;
+      for (auto& d : sel) snap->append_chunks(i % 2, d.doc, &k, &v);
+    }
+    r.route_ms = tq.ms() / 5;
+    r.stats = b->stats();
+    r.rss_mb = double(r.stats.process_rss_bytes) / 1048576.0;
+    (void)!::write(p[1], &r, sizeof(r));
+    ::_exit(0);
+  }
+  ::close(p[1]);
+  OpenReport r;
+  (void)!::read(p[0], &r, sizeof(r));
+  ::close(p[0]);
+  ::waitpid(pid, nullptr, 0);
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool quick = false, keep = false;
+  int64_t target = 10'000'000, batch_docs = 2000;
+  std::string dir;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--quick") quick = true;
+    else if (a == "--keep") keep = true;
+    else if (a == "--tokens" && i + 1 < argc) target = std::atoll(argv[++i]);
+    else if (a == "--batch-docs" && i + 1 < argc) batch_docs = std::atoll(argv[++i]);
+    else if (a == "--dir" && i + 1 < argc) dir = argv[++i];
+    else {
+      std::fprintf(stderr, "usage: bench_bank [--quick] [--tokens N] [--dir DIR] [--batch-docs N] [--keep]\n");
+      return 2;
+    }
+  }
+  if (quick && target == 10'000'000) target = 300'000;
+  const std::string tok = (source_root() / ".cache/tokenizers/qwen3/tokenizer.json").string();
+  if (!fs::exists(tok)) {
+    std::fprintf(stderr, "bench_bank: needs the Qwen3 tokenizer (scripts/fetch_tokenizer.sh): %s\n", tok.c_str());
+    return 1;
+  }
+  const fs::path root = dir.empty() ? fs::temp_directory_path() / ("msa_bench_bank_" + std::to_string(::getpid())) : fs::path(dir);
+  fs::remove_all(root);
+  fs::create_directories(root);
+  const std::string model = (root / "model").string(), bank = (root / "bank").string();
+  auto cfg = model::preset_config("tiny");
+  cfg.vocab_size = 151669;
+  model::write_random_checkpoint(cfg, model, {DType::BF16, 1, 1, 0.02f});
+  fs::copy_file(tok, fs::path(model) / "tokenizer.json");
+
+  memory::Bank::create(bank, model);
+  int64_t tokens = 0, docs = 0;
+  double ingest_s = 0;
+  {
+    memory::BankOpenOptions o;
+    o.writer = true;
+    o.model_dir = model;
+    auto b = memory::Bank::open(bank, o);
+    std::mt19937_64 r(42);
+    Timer t;
+    double last = 0;
+    while (tokens < target) {
+      std::vector<memory::NewDocument> batch;
+      for (int64_t i = 0; i < batch_docs; ++i)
+        batch.push_back({synthetic_doc(r, 60 + int(r() % 200)), "", "ns" + std::to_string(r() % 4), ""});
+      int64_t n = 0;
+      b->write(batch, std::vector<int64_t>(batch.size(), -1), &n);
+      tokens += n;
+      docs += int64_t(batch.size());
+      if (t.seconds() - last > 10) {
+        last = t.seconds();
+        std::fprintf(stderr, "  %lld tokens, %.0f tok/s\n", (long long)tokens, double(tokens) / last);
+      }
+    }
+    ingest_s = t.seconds();
+  }
+  const OpenReport rep = open_in_child(bank, model);
+  const auto& s = rep.stats;
+  const double T = double(s.tokens);
+  std::printf("bank: %lld documents, %lld tokens, %lld chunks, %lld segments, %lld routing partitions\n",
+              (long long)s.documents, (long long)s.tokens, (long long)s.chunks, (long long)s.segments,
+              (long long)s.partitions);
+  std::printf("ingest: %.1f s, %.0f tokens/s (tokenize + encode + write + commit)\n", ingest_s,
+              double(tokens) / ingest_s);
+  std::printf("tiers (bytes/token): RAM routing %.1f | mmap content K/V %.1f | disk routing %.1f | catalog %.1f | disk total %.1f\n",
+              double(s.ram_routing_bytes) / T, double(s.disk_content_bytes) / T, double(s.disk_routing_bytes) / T,
+              double(s.disk_catalog_bytes) / T, double(s.disk_total_bytes) / T);
+  std::printf("open: %.0f ms with identity check + full checksums, %.0f ms without; route+append %.2f ms/query-layer\n",
+              rep.open_ms, rep.open_noverify_ms, rep.route_ms);
+  std::printf("serving: RSS %.1f MB after open+queries (estimate %.1f MB)\n", rep.rss_mb,
+              double(s.serve_ram_bytes) / 1048576.0);
+  if (!keep) fs::remove_all(root);
+  std::printf("metric: bank_ingest_tokens_per_s = %.0f\n", double(tokens) / ingest_s);
+  std::printf("metric: bank_open_ms = %.1f\n", rep.open_ms);
+  std::printf("metric: bank_ram_bytes_per_token = %.2f\n", double(s.ram_routing_bytes) / T);
+  std::printf("metric: bank_disk_bytes_per_token = %.2f\n", double(s.disk_total_bytes) / T);
+  std::printf("metric: bank_serve_rss_mb = %.1f\n", rep.rss_mb);
+  return 0;
+}
