@@ -1,7 +1,10 @@
 #include "distributed/sharded_memory.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <thread>
 
 #include "engine/bank_service.h"
 
@@ -378,6 +381,9 @@ void serve_shards(Comm& comm, LocalShards local, double timeout_s) {
     for (auto& e : local.errors) w.str(e);
     comm.send(0, kTagHello, w.bytes(), timeout_s);
   }
+  // Test hook (tests/distributed): this rank hangs after start-up, as a stuck host would.
+  if (const char* stall = std::getenv("MSA_MP_STALL_RANK"); stall && std::atoi(stall) == comm.rank())
+    for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
   std::map<uint64_t, LocalView> views;
   auto view = [&](uint64_t id) -> LocalView& {
     auto it = views.find(id);

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -195,6 +196,41 @@ TEST_F(MemoryParallel, DamagedShardIsAClearErrorOrADegradedAnswer) {
   for (const auto& round : j["rounds"])
     for (const auto& [layer, docs] : round["selected"].items())
       for (const auto& d : docs) EXPECT_EQ(d[0].get<int64_t>() % 2, 0) << "doc of the missing shard selected";
+}
+
+TEST_F(MemoryParallel, HungRankIsAnErrorNotAHang) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto r = run("MSA_MP_STALL_RANK=1 " + mpirun(2) + ask_args(" --mpi-timeout 2 --bank " + q(root_ / "s2")));
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_NE(r.rc, 0);
+  EXPECT_NE(r.rc, 124) << "timed out: the job hung";
+  EXPECT_LT(s, 60.0);
+  const std::string err = last_stderr();
+  EXPECT_NE(err.find("rank 1 did not answer"), std::string::npos) << err;
+}
+
+TEST_F(MemoryParallel, EmbeddedModel) {
+  const fs::path embedded = fs::path(MSA_SOURCE_DIR) / "models" / "msa-tiny";
+  if (!fs::exists(embedded / "config.json")) GTEST_SKIP() << "no embedded model at " << embedded;
+  const std::string msa = MSA_BINARY;
+  const fs::path b = root_ / "bank_embedded", s = root_ / "s2_embedded";
+  fs::remove_all(b);
+  fs::remove_all(s);
+  ASSERT_EQ(run(msa + " bank create " + q(b)).rc, 0) << last_stderr();
+  ASSERT_EQ(run(msa + " bank add -q " + q(b) + " " + q(root_ / "docs.jsonl")).rc, 0) << last_stderr();
+  ASSERT_EQ(run(msa + " bank split " + q(b) + " --shards 2 --out " + q(s)).rc, 0) << last_stderr();
+  const std::string args = " ask --json --top-k 3 --rounds 2 --max-tokens 32 'Where is the copper stone?'";
+  const auto one = run(msa + args + " --bank " + q(b));
+  ASSERT_EQ(one.rc, 0) << last_stderr();
+  for (int n : {2, 3}) {
+    if (n == 3) {
+      fs::remove_all(s);
+      ASSERT_EQ(run(msa + " bank split " + q(b) + " --shards 3 --out " + q(s)).rc, 0) << last_stderr();
+    }
+    const auto r = run(mpirun(n) + args + " --bank " + q(s));
+    ASSERT_EQ(r.rc, 0) << last_stderr();
+    EXPECT_EQ(without_timings(r.out).dump(1), without_timings(one.out).dump(1)) << "np " << n;
+  }
 }
 
 }  // namespace
