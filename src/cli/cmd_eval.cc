@@ -47,6 +47,8 @@ int eval(int argc, char** argv) {
   app.add_option("--evidence-slots", o.evidence_slot_limit,
                  "needle documents only in the first N slots (gold ids of at most log10(N) digits at every size)")
       ->capture_default_str();
+  app.add_flag("--shared-memory", o.shared_memory,
+               "one memory holds every question's needles (default: each question's haystack has only its own)");
   app.add_option("--show", o.show_transcripts, "print the transcripts of the first N questions per size (stderr)");
   app.add_flag("--no-ablations", no_ablations, "hop tasks: skip the single-round and no-text runs");
   app.add_option("--plot", plot, "write accuracy/recall vs memory size as a PNG");

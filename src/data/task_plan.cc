@@ -233,7 +233,8 @@ TaskPlan plan_eval(Task task, int64_t num_questions, std::mt19937_64& rng) {
   return plan;
 }
 
-TaskPlan plan_training(Task task, int64_t num_questions, int64_t max_needles, std::mt19937_64& rng) {
+TaskPlan plan_training(Task task, int64_t num_questions, int64_t max_needles, std::mt19937_64& rng,
+                       bool sparse_only) {
   Pool pool(rng);
   TaskPlan plan;
   std::vector<Pool::Key> question_keys;
@@ -245,6 +246,19 @@ TaskPlan plan_training(Task task, int64_t num_questions, int64_t max_needles, st
             "{} questions of task {} need {} evidence documents; the training memory has only {}", num_questions,
             task_name(task), plan.needles.size(), max_needles);
   if (question_keys.empty()) return plan;
+  if (sparse_only) {
+    // Half of the memories: only the questions' evidence; the other half: 1-3 random distractors.
+    if (uniform_int(rng, 0, 1) == 1) {
+      const int64_t extra = uniform_int(rng, 1, 3);
+      for (int64_t i = 0; i < extra && int64_t(plan.needles.size()) < max_needles; ++i) {
+        size_t before = plan.needles.size();
+        add_random_needle(task, pool, plan, rng);
+        if (int64_t(plan.needles.size()) > max_needles) plan.needles.resize(size_t(max_needles));
+        if (plan.needles.size() == before) break;
+      }
+    }
+    return plan;
+  }
   // Needle density per memory: sparse (a few confusers), half, or full (every
   // document a needle, RULER multikey_2-like), so that "contains a needle" is
   // never enough to find the gold document.

@@ -33,7 +33,8 @@ TaskPlan plan_eval(Task task, int64_t num_questions, std::mt19937_64& rng);
 // Training plan: the evaluation questions plus confusable distractor needles
 // (keys sharing a word with a question key) and extra needles, at a density
 // drawn per memory, never more than max_needles needle sentences in total.
-TaskPlan plan_training(Task task, int64_t num_questions, int64_t max_needles, std::mt19937_64& rng);
+TaskPlan plan_training(Task task, int64_t num_questions, int64_t max_needles, std::mt19937_64& rng,
+                       bool sparse_only = false);
 
 // Filler sentences ("w w w w." of 4-8 filler words) until at least min_words words.
 std::vector<std::string> filler_sentences(std::mt19937_64& rng, int min_words);

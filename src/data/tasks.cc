@@ -158,7 +158,7 @@ TaskSet generate_task(const TaskOptions& opts) {
 }
 
 TaskSet generate_training_memory(Task task, int num_docs, int num_questions, int max_id_digits,
-                                 std::mt19937_64& rng) {
+                                 std::mt19937_64& rng, NeedleDensity density) {
   MSA_CHECK(num_docs >= 1, "a training memory needs at least 1 document, got {}", num_docs);
   MSA_CHECK(num_questions >= 0, "number of questions must be >= 0, got {}", num_questions);
   MSA_CHECK(max_id_digits >= 1 && max_id_digits <= 18, "max_id_digits must be in [1, 18], got {}", max_id_digits);
@@ -187,7 +187,7 @@ TaskSet generate_training_memory(Task task, int num_docs, int num_questions, int
     ids.push_back(id);
     ++used_per_len[size_t(d)];
   }
-  detail::TaskPlan plan = detail::plan_training(task, num_questions, num_docs, rng);
+  detail::TaskPlan plan = detail::plan_training(task, num_questions, num_docs, rng, density == NeedleDensity::kSparse);
   TaskSet set;
   set.docs.reserve(size_t(num_docs));
   for (int i = 0; i < num_docs; ++i) set.docs.push_back(Document{ids[size_t(i)], std::string()});

@@ -65,8 +65,13 @@ std::vector<Document> generate_haystack(uint64_t seed, int64_t memory_tokens);
 // [1, max_id_digits], all distinct) instead of being slot indices, so that
 // training covers every id length seen at evaluation; plus `num_questions`
 // questions on it (each with its own gold documents).
+// Needle density of a training memory: kMixed draws sparse / half / full per
+// memory (every document a needle: "contains a needle" never suffices);
+// kSparse keeps the questions' needles plus 0-3 distractors in half of the
+// memories (the prototype's single-needle recipe, the first curriculum stage).
+enum class NeedleDensity { kMixed, kSparse };
 TaskSet generate_training_memory(Task task, int num_docs, int num_questions, int max_id_digits,
-                                 std::mt19937_64& rng);
+                                 std::mt19937_64& rng, NeedleDensity density = NeedleDensity::kMixed);
 
 // Filler documents only (the haystack of generate_task), ids start_id.. ; used to
 // build a large bank once and reuse it across questions.

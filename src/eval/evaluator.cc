@@ -1,6 +1,10 @@
 // msa eval harness (see evaluator.h, docs/eval.md).
 #include "eval/evaluator.h"
 
+#include <unordered_map>
+
+#include "eval/question_memory.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -167,8 +171,15 @@ EvalReport run_eval(const EvalOptions& o) {
     log(fmt::format("[eval] {}: {} documents, {} chunks; answering {} questions", data::format_token_count(size),
                     res.num_docs, res.num_chunks, ts.questions.size()));
 
+    // Filler documents of the evidence slots, for per-question haystacks.
+    memory::InMemoryBank evidence_fillers(num_slots, cfg.num_key_value_heads, cfg.head_dim);
+    evidence_fillers.set_template(tmpl);
+    std::unordered_map<int64_t, int64_t> filler_index;  // evidence slot → index in evidence_fillers
+    for (const auto& e : evidence) filler_index[e.id] = evidence_fillers.add(filler[size_t(e.id)]);
+    std::unordered_map<int64_t, int64_t> replaced;  // of the current question
     const engine::DocumentTextFn text_of = [&](int64_t id) -> std::optional<std::string> {
       if (id < 0 || id >= int64_t(ts.docs.size())) return std::nullopt;
+      if (replaced.count(id)) return haystack[size_t(id)].text;
       return ts.docs[size_t(id)].text;
     };
     res.layers.resize(size_t(num_slots));
@@ -177,10 +188,19 @@ EvalReport run_eval(const EvalOptions& o) {
     Timer t_ans, since_log;
     for (size_t qi = 0; qi < ts.questions.size(); ++qi) {
       const data::Question& q = ts.questions[qi];
+      replaced.clear();
+      if (!o.shared_memory) {
+        // Other questions' gold documents are not in this question's haystack.
+        std::set<int64_t> own(q.gold_doc_ids.begin(), q.gold_doc_ids.end());
+        for (const auto& other : ts.questions)
+          for (int64_t g : other.gold_doc_ids)
+            if (!own.count(g)) replaced[g] = filler_index.at(g);
+      }
+      const QuestionMemory qmem(bank, evidence_fillers, replaced);
       // Documents reachable from the question alone: all gold documents for
       // NIAH tasks, the first hop for chains.
       std::vector<int64_t> round1_gold = is_hop(o.task) ? std::vector<int64_t>{q.gold_doc_ids[0]} : q.gold_doc_ids;
-      engine::InterleaveResult r = engine::answer_with_interleave(m, tok, bank, text_of, q.question, iopt);
+      engine::InterleaveResult r = engine::answer_with_interleave(m, tok, qmem, text_of, q.question, iopt);
       acc += string_match_all(r.answer, q.answer);
       if (o.log && int64_t(qi) < o.show_transcripts) {
         std::string gold;
@@ -219,12 +239,12 @@ EvalReport run_eval(const EvalOptions& o) {
       if (is_hop(o.task) && o.ablations) {
         engine::InterleaveOptions single = iopt;
         single.interleave = false;
-        acc_single += string_match_all(engine::answer_with_interleave(m, tok, bank, text_of, q.question, single).answer,
+        acc_single += string_match_all(engine::answer_with_interleave(m, tok, qmem, text_of, q.question, single).answer,
                                        q.answer);
         engine::InterleaveOptions no_text = iopt;
         no_text.inject_text = false;
         acc_no_text += string_match_all(
-            engine::answer_with_interleave(m, tok, bank, text_of, q.question, no_text).answer, q.answer);
+            engine::answer_with_interleave(m, tok, qmem, text_of, q.question, no_text).answer, q.answer);
       }
       if (o.log && (since_log.seconds() > 5.0 || qi + 1 == ts.questions.size())) {
         o.log(fmt::format("[eval] {}: {}/{} questions, accuracy so far {:.3f}", data::format_token_count(size),

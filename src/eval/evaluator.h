@@ -33,6 +33,10 @@ struct EvalOptions {
   int64_t max_total_tokens = 192;   // generated tokens per question
   bool ablations = true;            // hop tasks: also single-round and no-text-injection runs
   int64_t evidence_slot_limit = 0;  // > 0: needles only in the first N slots (data::TaskOptions)
+  // false (default, RULER protocol): each question's haystack holds only its own
+  // gold documents (other questions' gold slots show filler; eval/question_memory.h).
+  // true: one memory holds every question's needles (a knowledge base).
+  bool shared_memory = false;
   int64_t show_transcripts = 0;     // log the interleave transcript of the first N questions per size
   std::function<void(const std::string&)> log;  // progress lines; may be empty
 };

@@ -125,7 +125,8 @@ Batch make_batch(const model::Tokenizer& tok, const BatchOptions& o, std::mt1993
       x -= t.weight;
     }
     const data::TaskSet set =
-        data::generate_training_memory(task, o.docs_per_memory, o.questions_per_memory, o.max_id_digits, rng);
+        data::generate_training_memory(task, o.docs_per_memory, o.questions_per_memory, o.max_id_digits, rng,
+                                       o.density);
     const bool chain = task == data::Task::kHop2 || task == data::Task::kHop3;
     b.episodes.push_back(make_episode(tok, set, chain, o.rows, rng));
   }

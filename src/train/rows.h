@@ -45,6 +45,7 @@ struct BatchOptions {
   int questions_per_memory = 2;
   int max_id_digits = 3;
   int memories = 8;
+  data::NeedleDensity density = data::NeedleDensity::kMixed;
   RowOptions rows;
 };
 

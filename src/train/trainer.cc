@@ -104,7 +104,7 @@ TrainConfig parse_train_config(const std::string& text, const std::string& origi
   get("phase1_lm_weight", c.phase1_lm_weight); get("phase1_aux_weight", c.phase1_aux_weight);
   get("lm_weight", c.lm_weight); get("aux_weight", c.aux_weight);
   get("seed", c.seed); get("threads", c.threads); get("checkpoint_every", c.checkpoint_every);
-  get("log_every", c.log_every); get("checkpoint_aux_loss_method", c.checkpoint_aux_loss_method); get("out_dir", c.out_dir);
+  get("log_every", c.log_every); get("sparse_needle_steps", c.sparse_needle_steps); get("checkpoint_aux_loss_method", c.checkpoint_aux_loss_method); get("out_dir", c.out_dir);
   seen.insert("tasks");
   seen.insert("comment");
   if (auto it = j.find("tasks"); it != j.end()) {
@@ -225,6 +225,8 @@ TrainResult run_training(const TrainConfig& cfg, const TrainRunOptions& opts) {
     bo.questions_per_memory = cfg.questions_per_memory;
     bo.max_id_digits = cfg.max_id_digits;
     bo.memories = cfg.memories_per_step;
+    // Curriculum on needle density: sparse memories first (needle detection), then mixed.
+    bo.density = step < cfg.sparse_needle_steps ? data::NeedleDensity::kSparse : data::NeedleDensity::kMixed;
     bo.rows.top_k = cfg.doc_top_k;
     bo.rows.rows_all_rounds = cfg.rows_all_rounds;
     const Batch batch = make_batch(tok, bo, rng);

@@ -27,6 +27,8 @@ struct TrainConfig {
   std::vector<TaskWeight> tasks;  // default: niah 0.4, niah-multikey 0.3, hop2 0.2, hop3 0.1
   int docs_start = 16, docs_end = 64, curriculum_steps = 1500;
   int max_id_digits = 3, memories_per_step = 8, questions_per_memory = 2;
+  // Steps trained on sparse-needle memories before the mixed densities (data::NeedleDensity).
+  int sparse_needle_steps = 0;
   bool rows_all_rounds = true;
   // Optimiser and schedule.
   int steps = 3000, warmup_steps = 30;
