@@ -5,6 +5,7 @@
 // the resident set needed to serve.
 //
 //   bench_bank [--quick] [--tokens N] [--dir DIR] [--batch-docs N] [--keep]
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <random>
 #include <string>
@@ -51,57 +53,60 @@ std::string synthetic_doc(std::mt19937_64& r, int words) {
   return s + ".";
 }
 
-struct OpenReport {
-  double open_ms = 0, open_noverify_ms = 0, route_ms = 0;
-  double rss_mb = 0;
-  memory::BankStats stats;
-};
 
-// Opens the bank in a child process (clean RSS), writes the report through a pipe.
-OpenReport open_in_child(const std::string& dir, const std::string& model) {
-  int p[2];
-  if (::pipe(p) != 0) std::abort();
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(p[0]);
-    OpenReport r;
-    {
-      Timer t;
-      memory::BankOpenOptions o;
-      o.verify_checksums = false;
-      auto b = memory::Bank::open(dir, o);
-      r.open_noverify_ms = t.ms();
-    }
+// The reopen runs in a fresh process (clean RSS; fork() alone would inherit
+// OpenMP threads, which libgomp does not survive): this binary re-executed
+// with --child-open, which prints the report as "key value" lines on stdout.
+int child_open(const std::string& dir, const std::string& model) {
+  double open_noverify_ms = 0;
+  {
     Timer t;
     memory::BankOpenOptions o;
-    o.model_dir = model;
-    auto b = memory::Bank::open(dir, o);  // identity check + full checksums
-    r.open_ms = t.ms();
-    auto snap = b->snapshot_all();
-    std::vector<float> u(8 * 4 * 16, 0.1f);
-    memory::RoutingQuery q;
-    q.u = u.data();
-    q.Tr = 8;
-    q.Hq = 4;
-    q.d = 16;
-    q.k = 16;
-    Timer tq;
-    for (int i = 0; i < 5; ++i) {
-      auto sel = snap->route(i % 2, q);
-      std::vector<float> k, v;
-      for (auto& d : sel) snap->append_chunks(i % 2, d.doc, &k, &v);
-    }
-    r.route_ms = tq.ms() / 5;
-    r.stats = b->stats();
-    r.rss_mb = double(r.stats.process_rss_bytes) / 1048576.0;
-    (void)!::write(p[1], &r, sizeof(r));
-    ::_exit(0);
+    o.verify_checksums = false;
+    auto b = memory::Bank::open(dir, o);
+    open_noverify_ms = t.ms();
   }
-  ::close(p[1]);
-  OpenReport r;
-  (void)!::read(p[0], &r, sizeof(r));
-  ::close(p[0]);
-  ::waitpid(pid, nullptr, 0);
+  Timer t;
+  memory::BankOpenOptions o;
+  o.model_dir = model;
+  auto b = memory::Bank::open(dir, o);  // identity check + full checksums
+  const double open_ms = t.ms();
+  auto snap = b->snapshot_all();
+  std::vector<float> u(8 * 4 * 16, 0.1f);
+  memory::RoutingQuery q;
+  q.u = u.data();
+  q.Tr = 8;
+  q.Hq = 4;
+  q.d = 16;
+  q.k = 16;
+  Timer tq;
+  for (int i = 0; i < 10; ++i) {
+    auto sel = snap->route(i % 2, q);
+    std::vector<float> k, v;
+    for (auto& d : sel) snap->append_chunks(i % 2, d.doc, &k, &v);
+  }
+  const double route_ms = tq.ms() / 10;
+  const auto s = b->stats();
+  std::printf("open_ms %f\nopen_noverify_ms %f\nroute_ms %f\nrss %llu\ndocuments %lld\ntokens %lld\nchunks %lld\n"
+              "segments %lld\npartitions %lld\nram_routing %llu\ndisk_content %llu\ndisk_routing %llu\n"
+              "disk_catalog %llu\ndisk_total %llu\nserve_est %llu\n",
+              open_ms, open_noverify_ms, route_ms, (unsigned long long)s.process_rss_bytes, (long long)s.documents,
+              (long long)s.tokens, (long long)s.chunks, (long long)s.segments, (long long)s.partitions,
+              (unsigned long long)s.ram_routing_bytes, (unsigned long long)s.disk_content_bytes,
+              (unsigned long long)s.disk_routing_bytes, (unsigned long long)s.disk_catalog_bytes,
+              (unsigned long long)s.disk_total_bytes, (unsigned long long)s.serve_ram_bytes);
+  return 0;
+}
+
+std::map<std::string, double> open_in_child(const std::string& dir, const std::string& model) {
+  const std::string cmd = "\"/proc/" + std::to_string(::getpid()) + "/exe\" --child-open \"" + dir + "\" \"" + model + "\"";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) std::abort();
+  std::map<std::string, double> r;
+  char key[64];
+  double v;
+  while (std::fscanf(p, "%63s %lf", key, &v) == 2) r[key] = v;
+  ::pclose(p);
   return r;
 }
 
@@ -113,6 +118,7 @@ int main(int argc, char** argv) {
   std::string dir;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
+    if (a == "--child-open" && i + 2 < argc) return child_open(argv[i + 1], argv[i + 2]);
     if (a == "--quick") quick = true;
     else if (a == "--keep") keep = true;
     else if (a == "--tokens" && i + 1 < argc) target = std::atoll(argv[++i]);
@@ -164,26 +170,24 @@ int main(int argc, char** argv) {
     }
     ingest_s = t.seconds();
   }
-  const OpenReport rep = open_in_child(bank, model);
-  const auto& s = rep.stats;
-  const double T = double(s.tokens);
-  std::printf("bank: %lld documents, %lld tokens, %lld chunks, %lld segments, %lld routing partitions\n",
-              (long long)s.documents, (long long)s.tokens, (long long)s.chunks, (long long)s.segments,
-              (long long)s.partitions);
-  std::printf("ingest: %.1f s, %.0f tokens/s (tokenize + encode + write + commit)\n", ingest_s,
-              double(tokens) / ingest_s);
+  auto rep = open_in_child(bank, model);
+  const double T = rep["tokens"] > 0 ? rep["tokens"] : 1.0;
+  const double rss_mb = rep["rss"] / 1048576.0;
+  std::printf("bank: %.0f documents, %.0f tokens, %.0f chunks, %.0f segments, %.0f routing partitions\n",
+              rep["documents"], rep["tokens"], rep["chunks"], rep["segments"], rep["partitions"]);
+  std::printf("ingest: %.1f s, %.0f tokens/s (tokenize + encode + write + commit, %lld docs per commit)\n", ingest_s,
+              double(tokens) / ingest_s, (long long)batch_docs);
   std::printf("tiers (bytes/token): RAM routing %.1f | mmap content K/V %.1f | disk routing %.1f | catalog %.1f | disk total %.1f\n",
-              double(s.ram_routing_bytes) / T, double(s.disk_content_bytes) / T, double(s.disk_routing_bytes) / T,
-              double(s.disk_catalog_bytes) / T, double(s.disk_total_bytes) / T);
-  std::printf("open: %.0f ms with identity check + full checksums, %.0f ms without; route+append %.2f ms/query-layer\n",
-              rep.open_ms, rep.open_noverify_ms, rep.route_ms);
-  std::printf("serving: RSS %.1f MB after open+queries (estimate %.1f MB)\n", rep.rss_mb,
-              double(s.serve_ram_bytes) / 1048576.0);
+              rep["ram_routing"] / T, rep["disk_content"] / T, rep["disk_routing"] / T, rep["disk_catalog"] / T,
+              rep["disk_total"] / T);
+  std::printf("open (fresh process): %.0f ms with identity check + full checksums, %.0f ms without; route+append %.2f ms/query-layer\n",
+              rep["open_ms"], rep["open_noverify_ms"], rep["route_ms"]);
+  std::printf("serving: RSS %.1f MB after open + queries (estimate %.1f MB)\n", rss_mb, rep["serve_est"] / 1048576.0);
   if (!keep) fs::remove_all(root);
   std::printf("metric: bank_ingest_tokens_per_s = %.0f\n", double(tokens) / ingest_s);
-  std::printf("metric: bank_open_ms = %.1f\n", rep.open_ms);
-  std::printf("metric: bank_ram_bytes_per_token = %.2f\n", double(s.ram_routing_bytes) / T);
-  std::printf("metric: bank_disk_bytes_per_token = %.2f\n", double(s.disk_total_bytes) / T);
-  std::printf("metric: bank_serve_rss_mb = %.1f\n", rep.rss_mb);
+  std::printf("metric: bank_open_ms = %.1f\n", rep["open_ms"]);
+  std::printf("metric: bank_ram_bytes_per_token = %.2f\n", rep["ram_routing"] / T);
+  std::printf("metric: bank_disk_bytes_per_token = %.2f\n", rep["disk_total"] / T);
+  std::printf("metric: bank_serve_rss_mb = %.1f\n", rss_mb);
   return 0;
 }
