@@ -23,23 +23,12 @@
 #include "core/timer.h"
 #include "model/tokenizer.h"
 #include "model/tokenizer_json.h"
+#include "common/source_root.h"
 
 namespace fs = std::filesystem;
 using msa::model::Tokenizer;
 
 namespace {
-
-// The source tree: $MSA_SOURCE_DIR, the working directory, or a parent of the executable.
-fs::path source_root() {
-  if (const char* env = std::getenv("MSA_SOURCE_DIR")) return env;
-  auto has = [](const fs::path& p) { return fs::exists(p / "tests/tokenizer/oracle.mjs"); };
-  if (has(fs::current_path())) return fs::current_path();
-  std::error_code ec;
-  fs::path p = fs::read_symlink("/proc/self/exe", ec).parent_path();
-  for (int i = 0; i < 5 && !p.empty(); ++i, p = p.parent_path())
-    if (has(p)) return p;
-  return fs::current_path();
-}
 
 std::vector<std::string> make_documents(size_t total_bytes) {
   std::mt19937 rng(20240517);
@@ -107,7 +96,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  const fs::path root = source_root();
+  const fs::path root = msa::bench::source_root("tests/tokenizer/oracle.mjs");
   if (tok_path.empty()) {
     tok_path = (root / ".cache/tokenizers/qwen3/tokenizer.json").string();
     if (!fs::exists(tok_path)) {

@@ -191,30 +191,6 @@ void attention_bwd(const float* q, const float* k, const float* v, const AttnDim
   }
 }
 
-void pool_fwd(const float* x, int64_t n, int64_t dim, int64_t P, float* out) {
-  const int64_t C = (n + P - 1) / P;
-  for (int64_t c = 0; c < C; ++c) {
-    const int64_t b = c * P, e = std::min(n, b + P);
-    float* o = out + c * dim;
-    for (int64_t i = 0; i < dim; ++i) o[i] = 0.f;
-    for (int64_t j = b; j < e; ++j)
-      for (int64_t i = 0; i < dim; ++i) o[i] += x[j * dim + i];
-    const float inv = 1.0f / float(e - b);
-    for (int64_t i = 0; i < dim; ++i) o[i] *= inv;
-  }
-}
-
-void pool_bwd(const float* dout, int64_t n, int64_t dim, int64_t P, float* dx) {
-  const int64_t C = (n + P - 1) / P;
-  for (int64_t c = 0; c < C; ++c) {
-    const int64_t b = c * P, e = std::min(n, b + P);
-    const float inv = 1.0f / float(e - b);
-    const float* g = dout + c * dim;
-    for (int64_t j = b; j < e; ++j)
-      for (int64_t i = 0; i < dim; ++i) dx[j * dim + i] += g[i] * inv;
-  }
-}
-
 void l2norm_fwd(const float* x, int64_t rows, int64_t d, float* y, float* norms) {
   for (int64_t r = 0; r < rows; ++r) {
     float ss = 0.f;

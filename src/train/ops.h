@@ -52,10 +52,6 @@ void attention_fwd(const float* q, const float* k, const float* v, const AttnDim
 void attention_bwd(const float* q, const float* k, const float* v, const AttnDims& s, const float* probs,
                    const float* dout, float* dq, float* dk, float* dv);
 
-// Chunk mean pooling (true count for the last partial chunk): x [n, dim] -> [ceil(n/P), dim].
-void pool_fwd(const float* x, int64_t n, int64_t dim, int64_t P, float* out);
-// dx[j] += dout[chunk(j)] / |chunk(j)|.
-void pool_bwd(const float* dout, int64_t n, int64_t dim, int64_t P, float* dx);
 
 // y = x / max(‖x‖, 1e-12) per row of length d; norms[rows] saved.
 void l2norm_fwd(const float* x, int64_t rows, int64_t d, float* y, float* norms);

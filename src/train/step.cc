@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "kernels/pooling.h"
 
 namespace msa::train {
 
@@ -258,9 +259,9 @@ void Worker::stream_fwd(Stream& s, Pooled* pooled) {
       linear(a.xhat.data(), T, D, P_(L_.layer(l).rk), kvd, dr_.data());  // router keys (scratch)
       for (size_t i = 0; i < nseq; ++i) {
         const int64_t b = s.begin[i], n = s.begin[i + 1] - b, c0 = pooled->chunk_begin[i];
-        pool_fwd(a.k.data() + b * kvd, n, kvd, P, pk.data() + c0 * kvd);
-        pool_fwd(a.v.data() + b * kvd, n, kvd, P, pv.data() + c0 * kvd);
-        pool_fwd(dr_.data() + b * kvd, n, kvd, P, rraw.data() + c0 * kvd);
+        kernels::mean_pool_chunks(a.k.data() + b * kvd, n, kvd, P, pk.data() + c0 * kvd);
+        kernels::mean_pool_chunks(a.v.data() + b * kvd, n, kvd, P, pv.data() + c0 * kvd);
+        kernels::mean_pool_chunks(dr_.data() + b * kvd, n, kvd, P, rraw.data() + c0 * kvd);
       }
       l2norm_fwd(rraw.data(), C * Hkv, d, rn.data(), rnorm.data());
     }
@@ -305,9 +306,9 @@ void Worker::stream_bwd(Stream& s, Pooled* pooled, std::vector<std::vector<float
       zero(dr_, size_t(T * kvd));
       for (size_t i = 0; i < nseq; ++i) {
         const int64_t b = s.begin[i], n = s.begin[i + 1] - b, c0 = pooled->chunk_begin[i];
-        pool_bwd(pooled->dpk[size_t(slot)].data() + c0 * kvd, n, kvd, P, dk_.data() + b * kvd);
-        pool_bwd(pooled->dpv[size_t(slot)].data() + c0 * kvd, n, kvd, P, dv_.data() + b * kvd);
-        pool_bwd(drraw_.data() + c0 * kvd, n, kvd, P, dr_.data() + b * kvd);
+        kernels::mean_pool_chunks_backward(pooled->dpk[size_t(slot)].data() + c0 * kvd, n, kvd, P, dk_.data() + b * kvd);
+        kernels::mean_pool_chunks_backward(pooled->dpv[size_t(slot)].data() + c0 * kvd, n, kvd, P, dv_.data() + b * kvd);
+        kernels::mean_pool_chunks_backward(drraw_.data() + c0 * kvd, n, kvd, P, dr_.data() + b * kvd);
       }
       linear_backward(a.xhat.data(), dr_.data(), T, D, P_(L_.layer(l).rk), kvd, dxhat_.data(), true,
                       G_(L_.layer(l).rk));

@@ -6,6 +6,7 @@
 #include <functional>
 #include <random>
 
+#include "kernels/pooling.h"
 #include "train/ops.h"
 #include "train/params.h"
 #include "train/step.h"
@@ -125,10 +126,10 @@ TEST(TrainOps, RopeSwigluPoolL2) {
   // Pooling with a partial last chunk (n = 7, P = 3: chunks of 3, 3, 1).
   auto px = randv(7 * 4, g), pr = randv(3 * 4, g);
   std::vector<float> pdx(7 * 4, 0.f);
-  pool_bwd(pr.data(), 7, 4, 3, pdx.data());
+  kernels::mean_pool_chunks_backward(pr.data(), 7, 4, 3, pdx.data());
   check_grad([&](const std::vector<float>& xx) {
     std::vector<float> o(3 * 4);
-    pool_fwd(xx.data(), 7, 4, 3, o.data());
+    kernels::mean_pool_chunks(xx.data(), 7, 4, 3, o.data());
     return dotv(o, pr);
   }, px, pdx, 1e-2, 1e-2, "pool");
 
