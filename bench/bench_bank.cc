@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "common/source_root.h"
 #include "core/timer.h"
 #include "memory/bank.h"
 #include "model/random_checkpoint.h"
@@ -28,17 +29,6 @@ using namespace msa;
 
 namespace {
 
-// The source tree (for the tokenizer cache): $MSA_SOURCE_DIR, the working directory, or a parent of the executable.
-fs::path source_root() {
-  if (const char* env = std::getenv("MSA_SOURCE_DIR")) return env;
-  auto has = [](const fs::path& p) { return fs::exists(p / ".cache/tokenizers/qwen3/tokenizer.json"); };
-  if (has(fs::current_path())) return fs::current_path();
-  std::error_code ec;
-  fs::path p = fs::read_symlink("/proc/self/exe", ec).parent_path();
-  for (int i = 0; i < 5 && !p.empty(); ++i, p = p.parent_path())
-    if (has(p)) return p;
-  return fs::current_path();
-}
 
 std::string synthetic_doc(std::mt19937_64& r, int words) {
   static const char* vocab[] = {"the", "river", "lamp", "quantum", "Paris", "falcon", "silver", "bridge", "market",
@@ -130,7 +120,8 @@ int main(int argc, char** argv) {
     }
   }
   if (quick && target == 10'000'000) target = 300'000;
-  const std::string tok = (source_root() / ".cache/tokenizers/qwen3/tokenizer.json").string();
+  const std::string tok_rel = ".cache/tokenizers/qwen3/tokenizer.json";
+  const std::string tok = (msa::bench::source_root(tok_rel) / tok_rel).string();
   if (!fs::exists(tok)) {
     std::fprintf(stderr, "bench_bank: needs the Qwen3 tokenizer (scripts/fetch_tokenizer.sh): %s\n", tok.c_str());
     return 1;
