@@ -43,11 +43,10 @@ demo_task() {  # $1 = corpus dir under data/demo, $2 = how many questions
   done
 }
 
-echo "== single needle in a haystack (model: $MODEL) =="
-demo_task niah 3
-echo
+echo "== single needle in a haystack of ~6k tokens (model: $MODEL) =="
+for c in niah-1 niah-2 niah-3; do demo_task "$c" 1; echo; done
 echo "== two hops: Memory Interleave retrieves one document, then the next =="
-demo_task hop2 2
+for c in hop2-1 hop2-2; do demo_task "$c" 1; echo; done
 
 if [ -d "$ROOT/../shared/golden/set1" ]; then
   echo; echo "== golden conformance (reference implementation's outputs) =="
