@@ -51,7 +51,13 @@ Loaded load_product(const ProductOptions& o, bool writer) {
 }
 
 void print_answer_report(const engine::InterleaveResult& r, const engine::MemorySnapshot& snap, bool show_answer) {
-  if (show_answer) std::printf("%s\n", r.answer.c_str());
+  if (show_answer) {
+    if (r.answer.empty())
+      std::printf("(no answer: the model did not write \"The answer to the question is:\"; stopped by %s)\n",
+                  r.stop_reason.c_str());
+    else
+      std::printf("%s\n", r.answer.c_str());
+  }
   for (size_t i = 0; i < r.rounds.size(); ++i) {
     const auto& round = r.rounds[i];
     std::printf("\n  round %zu: the model wrote ids [", i + 1);

@@ -114,7 +114,10 @@ InterleaveResult answer_with_interleave(std::shared_ptr<const model::Model> m,
     if (round + 1 >= opts.max_rounds) { r.stop_reason = "rounds"; break; }
   }
   r.transcript = transcript;
-  r.answer = model::extract_answer(transcript);
+  // Without the answer marker the reference returns the transcript's start (a
+  // failure case, spec §6.4); the product reports no answer instead.
+  r.answer = transcript.find(model::kAnswerMarker) == std::string::npos ? std::string()
+                                                                        : model::extract_answer(transcript);
   r.cited_doc_ids = model::parse_generated_doc_ids(transcript, is_known);
   return r;
 }

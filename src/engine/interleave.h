@@ -52,7 +52,7 @@ struct RoundTrace {
 };
 
 struct InterleaveResult {
-  std::string answer;      // §6.4 extraction from the final transcript
+  std::string answer;      // §6.4 extraction from the final transcript; "" when the model wrote no answer marker
   std::string transcript;  // from "\nPlease answer ..." to the end, special tokens included
   std::vector<RoundTrace> rounds;
   std::vector<int64_t> cited_doc_ids;  // every distinct visible [n] of the transcript (§6.4)
