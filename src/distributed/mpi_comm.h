@@ -57,20 +57,23 @@ class Writer {
   template <class T>
   Writer& put(const T& v) {
     static_assert(std::is_trivially_copyable_v<T>);
-    const auto* p = reinterpret_cast<const uint8_t*>(&v);
-    b_.insert(b_.end(), p, p + sizeof(T));
-    return *this;
+    return raw(&v, sizeof(T));
   }
   Writer& str(const std::string& s) {
     put<uint64_t>(s.size());
-    b_.insert(b_.end(), s.begin(), s.end());
-    return *this;
+    return raw(s.data(), s.size());
   }
   template <class T>
   Writer& array(const T* p, size_t n) {
     put<uint64_t>(n);
-    const auto* q = reinterpret_cast<const uint8_t*>(p);
-    b_.insert(b_.end(), q, q + n * sizeof(T));
+    return raw(p, n * sizeof(T));
+  }
+  // resize + memcpy rather than vector::insert of a byte range, which GCC 12
+  // at -O3 misreports as -Wstringop-overflow.
+  Writer& raw(const void* p, size_t n) {
+    const size_t at = b_.size();
+    b_.resize(at + n);
+    if (n) std::memcpy(b_.data() + at, p, n);
     return *this;
   }
   std::vector<uint8_t>& bytes() { return b_; }

@@ -215,11 +215,16 @@ TEST(Tasks, GoldDocumentsHoldTheEvidence) {
     SCOPED_TRACE(std::string(task_name(t)));
     TaskSet s = generate_task(TaskOptions{t, 32768, 25, 3});
     check_evidence(t, s, [&](int64_t id) -> const std::string& { return s.docs[size_t(id)].text; });
-    if (t == Task::kNiahMultiKey) EXPECT_EQ(s.evidence_doc_ids.size(), 100u);  // 1 gold + 3 distractors each
+    if (t == Task::kNiahMultiKey) {
+      EXPECT_EQ(s.evidence_doc_ids.size(), 100u);  // 1 gold + 3 distractors each
+    }
     // Filler never contains a template sentence.
     std::set<int64_t> ev(s.evidence_doc_ids.begin(), s.evidence_doc_ids.end());
-    for (const auto& d : s.docs)
-      if (!ev.count(d.id)) ASSERT_FALSE(contains(d.text, "magic")) << d.text;
+    for (const auto& d : s.docs) {
+      if (!ev.count(d.id)) {
+        ASSERT_FALSE(contains(d.text, "magic")) << d.text;
+      }
+    }
   }
 }
 
