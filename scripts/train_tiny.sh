@@ -15,5 +15,5 @@ fi
 "$MSA" train --config configs/train-tiny-stage1.json --out "$OUT"
 "$MSA" train --config configs/train-tiny-stage2.json --out "$OUT" --resume
 "$MSA" train --config configs/train-tiny-stage3.json --out "$OUT" --resume
-"$MSA" train --config configs/train-tiny-stage4.json --out "$OUT" --resume --max-minutes 36
+"$MSA" train --config configs/train-tiny-stage4.json --out "$OUT" --resume
 echo "trained model: $OUT (copy config.json, model.safetensors, tokenizer.json into models/msa-tiny)"
