@@ -7,17 +7,11 @@
 
 #include "cli/command.h"
 #include "cli/product_common.h"
-#include "distributed/sharded_memory.h"
+#include "cli/product_sharded.h"
 #include "engine/answer_report.h"
 #include "engine/bank_service.h"
-#include "model/default_model.h"
 
 namespace {
-
-struct ShardOptions {
-  double timeout_s = 120;
-  bool allow_missing = false;
-};
 
 std::vector<std::string> read_namespaces(const msa::cli::ProductOptions& o) {
   return o.namespaces.empty() ? std::vector<std::string>{"*"} : o.namespaces;
@@ -41,61 +35,22 @@ void answer(const msa::cli::Loaded& l, const msa::engine::MemorySnapshot& snap, 
   }
 }
 
-// Sharded bank: rank 0 answers, ranks ≥ 1 serve their shards.
-int ask_sharded(msa::cli::ProductOptions o, const ShardOptions& so, const std::string& question, bool json) {
-  namespace dist = msa::distributed;
-  const std::string dir = o.bank_dir;
-  const auto manifest = dist::read_shard_manifest(dir);
-  dist::Comm comm;
-  if (comm.rank() != 0) {
-    dist::serve_shards(comm, dist::open_local_shards(dir, manifest, comm.rank(), comm.size(), {}), so.timeout_s);
-    return 0;
-  }
-  std::unique_ptr<dist::ShardedMemory> mem;
-  try {
-    o.bank_dir.clear();
-    auto l = msa::cli::load_product(o, /*writer=*/false);
-    msa::memory::BankOpenOptions bo;  // rank 0 checks its shards against the model
-    bo.model = l.model;
-    bo.model_dir = msa::model::resolve_model_dir(o.model_dir).string();
-    bo.tokenizer = l.tokenizer;
-    dist::ShardOpenOptions opt{bo, so.allow_missing, so.timeout_s};
-    mem = std::make_unique<dist::ShardedMemory>(
-        comm, dist::open_local_shards(dir, manifest, 0, comm.size(), bo), opt);
-    {
-      const auto snap = mem->snapshot(read_namespaces(o));
-      answer(l, snap, question, json, mem->missing());
-    }
-    std::fflush(stdout);
-    mem->shutdown();
-    return 0;
-  } catch (const std::exception& e) {
-    if (comm.broken) {  // a rank missed a deadline: an orderly MPI shutdown would wait for it
-      std::fprintf(stderr, "msa ask: error: %s\n", e.what());
-      std::fflush(stdout);
-      comm.abort(1);
-    }
-    if (mem) mem->shutdown();
-    else dist::stop_workers(comm);
-    throw;
-  }
-}
-
 int ask(int argc, char** argv) {
   CLI::App app{"Answer a question from a memory bank (Memory Interleave), with provenance."};
   msa::cli::ProductOptions o;
   o.add_to(app);
   std::string question;
   bool json = false;
-  ShardOptions so;
+  msa::cli::ShardOptions so;
   app.add_option("question", question, "the question")->required();
   app.add_flag("--json", json, "one JSON object: answer, rounds, citations, tokens, timings_ms");
-  app.add_option("--mpi-timeout", so.timeout_s, "sharded bank: seconds any rank may take to answer")
-      ->check(CLI::Range(0.1, 86400.0));
-  app.add_flag("--allow-missing-shards", so.allow_missing,
-               "sharded bank: answer without shards that fail to open (the answer names them)");
+  so.add_to(app);
   CLI11_PARSE(app, argc, argv);
-  if (msa::distributed::is_sharded_bank(o.bank_dir)) return ask_sharded(o, so, question, json);
+  if (msa::distributed::is_sharded_bank(o.bank_dir))
+    return msa::cli::run_sharded("ask", o, so, /*writer=*/false, [&](msa::cli::ShardedProduct& p) {
+      answer(p.loaded, p.service.snapshot(read_namespaces(o)), question, json, p.memory.missing());
+      return 0;
+    });
   auto l = msa::cli::load_product(o, /*writer=*/false);
   msa::engine::BankService service(l.bank);
   const auto snap = service.snapshot(read_namespaces(o));

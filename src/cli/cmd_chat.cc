@@ -1,6 +1,8 @@
 // msa chat --bank B: an interactive session over a bank; answers stream as
 // they are generated. Every line is one question (MSA answers each from the
 // memory); commands: /quit, /sources (provenance of the last answer).
+// With a sharded bank under `mpirun -np N` rank 0 reads the questions and
+// runs the model; the other ranks serve their shards (docs/memory-parallel.md).
 #include <unistd.h>
 
 #include <cstdio>
@@ -8,17 +10,12 @@
 
 #include "cli/command.h"
 #include "cli/product_common.h"
+#include "cli/product_sharded.h"
 #include "engine/bank_service.h"
 
 namespace {
 
-int chat(int argc, char** argv) {
-  CLI::App app{"Interactive questions over a memory bank, streaming answers."};
-  msa::cli::ProductOptions o;
-  o.add_to(app);
-  CLI11_PARSE(app, argc, argv);
-  auto l = msa::cli::load_product(o, /*writer=*/false);
-  msa::engine::BankService service(l.bank);
+int chat_loop(const msa::cli::Loaded& l, const msa::cli::ProductOptions& o, msa::engine::MemoryService& service) {
   const bool tty = isatty(0);
   if (l.random_weights) std::printf("NOTE: the model has RANDOM weights: answers are meaningless.\n");
   std::printf("msa chat: %lld documents. Ask a question; /sources shows the last answer's provenance, /quit ends.\n",
@@ -58,6 +55,21 @@ int chat(int argc, char** argv) {
     last_snap = snap;
   }
   return 0;
+}
+
+int chat(int argc, char** argv) {
+  CLI::App app{"Interactive questions over a memory bank, streaming answers."};
+  msa::cli::ProductOptions o;
+  o.add_to(app);
+  msa::cli::ShardOptions so;
+  so.add_to(app);
+  CLI11_PARSE(app, argc, argv);
+  if (msa::distributed::is_sharded_bank(o.bank_dir))
+    return msa::cli::run_sharded("chat", o, so, /*writer=*/false,
+                                 [&](msa::cli::ShardedProduct& p) { return chat_loop(p.loaded, o, p.service); });
+  auto l = msa::cli::load_product(o, /*writer=*/false);
+  msa::engine::BankService service(l.bank);
+  return chat_loop(l, o, service);
 }
 
 }  // namespace

@@ -13,6 +13,13 @@ bool launched_by_mpi() {
          std::getenv("PMI_RANK") != nullptr;
 }
 
+struct Comm::Posted {
+  MPI_Request req;
+  std::vector<uint8_t> bytes;
+  int dst = 0;
+  std::chrono::steady_clock::time_point deadline;
+};
+
 Comm::Comm() {
   if (!launched_by_mpi()) return;
   int inited = 0;
@@ -30,6 +37,11 @@ Comm::Comm() {
 
 Comm::~Comm() {
   if (!mpi_) return;
+  for (auto& p : posted_) {  // best effort: a peer that never took a message must not keep us
+    int flag = 0;
+    MPI_Test(&p->req, &flag, MPI_STATUS_IGNORE);
+    if (!flag) MPI_Cancel(&p->req);
+  }
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (!finalized) MPI_Finalize();
@@ -96,6 +108,51 @@ std::vector<uint8_t> Comm::recv(int src, int tag, double timeout_s) {
       timeout_s);
   if (!ok) broken = true;
   if (!ok) throw Error(fmt::format("rank {} did not answer within {:.0f} s (dead or hung?)", src, timeout_s));
+  int n = 0;
+  MPI_Get_count(&st, MPI_BYTE, &n);
+  std::vector<uint8_t> b(size_t(n > 0 ? n : 0));
+  check(MPI_Recv(b.data(), n, MPI_BYTE, src, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "recv", src);
+  bytes_received += b.size();
+  return b;
+}
+
+void Comm::post(int dst, int tag, std::vector<uint8_t> bytes, double timeout_s) {
+  MSA_CHECK(mpi_, "internal: post without MPI");
+  MSA_CHECK(bytes.size() < size_t(1) << 31, "message to rank {} too large ({} bytes)", dst, bytes.size());
+  auto p = std::make_unique<Posted>();
+  p->bytes = std::move(bytes);
+  p->dst = dst;
+  p->deadline = Clock::now() + std::chrono::microseconds(int64_t(timeout_s * 1e6));
+  check(MPI_Isend(p->bytes.data(), int(p->bytes.size()), MPI_BYTE, dst, tag, MPI_COMM_WORLD, &p->req), "send", dst);
+  bytes_sent += p->bytes.size();
+  ++messages_sent;
+  posted_.push_back(std::move(p));
+  progress();
+}
+
+void Comm::progress() {
+  const auto now = Clock::now();
+  for (size_t i = 0; i < posted_.size();) {
+    int flag = 0;
+    check(MPI_Test(&posted_[i]->req, &flag, MPI_STATUS_IGNORE), "send", posted_[i]->dst);
+    if (flag) {
+      posted_.erase(posted_.begin() + long(i));
+      continue;
+    }
+    if (now > posted_[i]->deadline) {
+      broken = true;
+      throw Error(fmt::format("rank {} did not take a message in time (dead or hung?)", posted_[i]->dst));
+    }
+    ++i;
+  }
+}
+
+std::optional<std::vector<uint8_t>> Comm::try_recv(int src, int tag) {
+  MSA_CHECK(mpi_, "internal: recv without MPI");
+  MPI_Status st;
+  int flag = 0;
+  check(MPI_Iprobe(src, tag, MPI_COMM_WORLD, &flag, &st), "probe", src);
+  if (!flag) return std::nullopt;
   int n = 0;
   MPI_Get_count(&st, MPI_BYTE, &n);
   std::vector<uint8_t> b(size_t(n > 0 ? n : 0));

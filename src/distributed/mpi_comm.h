@@ -9,6 +9,8 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +39,15 @@ class Comm {
   // Receives one message from `src` (tag). timeout_s < 0: wait forever (a
   // worker idling between commands); polls with a short sleep, not a busy spin.
   std::vector<uint8_t> recv(int src, int tag, double timeout_s);
+  // Starts sending bytes to `dst` and returns at once (the bytes are kept until
+  // MPI took them): a rank that talks to several peers from several threads
+  // never blocks on one peer while another waits for it to receive. Each
+  // posted message must complete within timeout_s; progress() checks.
+  void post(int dst, int tag, std::vector<uint8_t> bytes, double timeout_s);
+  // Completes posted messages; throws (broken) if one missed its deadline.
+  void progress();
+  // One message from `src` (tag) if one has arrived, without waiting.
+  std::optional<std::vector<uint8_t>> try_recv(int src, int tag);
   // Ends the whole job (after an unrecoverable error on rank 0).
   [[noreturn]] void abort(int code);
 
@@ -48,8 +59,10 @@ class Comm {
   bool broken = false;
 
  private:
+  struct Posted;
   bool mpi_ = false;
   int rank_ = 0, size_ = 1;
+  std::vector<std::unique_ptr<Posted>> posted_;
 };
 
 class Writer {

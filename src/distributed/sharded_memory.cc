@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <thread>
 
+#include "distributed/shard_requests.h"
 #include "engine/bank_service.h"
 
 namespace msa::distributed {
@@ -13,7 +16,10 @@ namespace msa::distributed {
 namespace {
 
 enum Tag : int { kTagHello = 101, kTagCmd = 102, kTagReply = 103 };
-enum class Op : uint32_t { Snapshot = 1, Route = 2, Fetch = 3, Doc = 4, Release = 5, Stop = 6 };
+// Every command: [u32 op][u64 request id][body]; every reply: [u64 request id][u8 ok][body | error text].
+// Route carries a batch: [u64 n] then n × [u64 snapshot][query]; its reply n × [u8 ok][top-k | error].
+enum class Op : uint32_t { Snapshot = 1, Route = 2, Fetch = 3, Doc = 4, Release = 5, Stop = 6, Shard = 7 };
+using Clock = std::chrono::steady_clock;
 
 // Single-process tie rule of MemoryView::route: score desc, lower id first.
 void merge_top_k(std::vector<memory::DocScore>* all, int64_t k) {
@@ -71,10 +77,40 @@ void put_query(Writer& w, int slot, const memory::RoutingQuery& q) {
   w.array(q.u, size_t(q.Tr * q.Hq * q.d));
 }
 
-void check_ok(Reader& r, int rank, const char* what) {
-  if (r.get<uint8_t>()) return;
-  throw Error(fmt::format("rank {} failed to {}: {}", rank, what, r.str()));
+// Reads a reply's header (request id, ok flag); throws the worker's error.
+Reader open_reply(const std::vector<uint8_t>& b, int rank, const char* what) {
+  Reader r(b, what);
+  r.get<uint64_t>();
+  if (!r.get<uint8_t>()) throw Error(fmt::format("rank {} failed to {}: {}", rank, what, r.str()));
+  return r;
 }
+
+memory::RoutingQuery get_query(Reader& rd, int* slot, std::vector<float>* u) {
+  memory::RoutingQuery q;
+  *slot = rd.get<int32_t>();
+  q.Tr = rd.get<int64_t>();
+  q.Hq = rd.get<int64_t>();
+  q.d = rd.get<int64_t>();
+  q.k = rd.get<int64_t>();
+  q.head_reduce = kernels::HeadReduce(rd.get<uint8_t>());
+  q.query_reduce = kernels::QueryReduce(rd.get<uint8_t>());
+  q.chunk_reduce = kernels::ChunkReduce(rd.get<uint8_t>());
+  *u = rd.array<float>();
+  MSA_CHECK(int64_t(u->size()) == q.Tr * q.Hq * q.d, "malformed route command");
+  q.u = u->data();
+  return q;
+}
+
+// One routing query of one snapshot waiting for (or carried by) a round.
+struct RouteJob {
+  uint64_t snap = 0;
+  int slot = 0;
+  const memory::RoutingQuery* q = nullptr;
+  const LocalView* local = nullptr;
+  std::vector<memory::DocScore> result;
+  std::exception_ptr error;
+  bool done = false;
+};
 
 }  // namespace
 
@@ -91,9 +127,11 @@ LocalShards open_local_shards(const std::string& dir, const ShardManifest& m, in
         const auto e = engine::make_snapshot(engine::all_namespaces(ns) ? bank->snapshot_all() : bank->snapshot(ns));
         return ShardSnapshot{e.view, e.info};
       });
+      l.banks.push_back(bank);
       l.errors.emplace_back();
     } catch (const std::exception& e) {
       l.snapshot.emplace_back();
+      l.banks.emplace_back();
       l.errors.emplace_back(fmt::format("{}: {}", shard_path(dir, m, s), e.what()));
     }
   }
@@ -106,17 +144,140 @@ struct ShardedMemory::Impl {
   Comm& comm;
   LocalShards local;
   double timeout_s;
-  std::vector<int> workers;  // ranks that take part
-  std::mutex mu;             // one conversation with the workers at a time
-  uint64_t next_snap = 1;
+  bool batch_routes;
+  std::vector<int> workers;         // ranks that take part
+  std::vector<char> present;        // by shard: open on a rank that takes part
+  std::mutex mu;                    // every MPI call, the mailbox, the counters
+  std::map<std::pair<int, uint64_t>, std::vector<uint8_t>> mailbox;  // (rank, request) → reply
+  uint64_t next_snap = 1, next_req = 1;
   bool stopped = false;
   ProtocolStats st;
+  // Route batching: the thread that finds no round in flight leads the next
+  // one, carrying every query queued meanwhile.
+  std::mutex batch_mu;
+  std::condition_variable batch_cv;
+  bool round_active = false;
+  std::vector<RouteJob*> queue;
 
-  Impl(Comm& c, LocalShards l, double t) : comm(c), local(std::move(l)), timeout_s(t) {}
+  Impl(Comm& c, LocalShards l, double t, bool b) : comm(c), local(std::move(l)), timeout_s(t), batch_routes(b) {}
   int owner_rank(int64_t doc) const { return int(shard_of(doc, local.num_shards) % comm.size()); }
   bool takes_part(int rank) const { return std::find(workers.begin(), workers.end(), rank) != workers.end(); }
-  void send(int rank, Writer& w) { comm.send(rank, kTagCmd, w.bytes(), timeout_s); }
-  std::vector<uint8_t> recv(int rank) { return comm.recv(rank, kTagReply, timeout_s); }
+
+  // Sends one command (same request id) to each of `ranks` without waiting; returns the id.
+  template <class F>
+  uint64_t post(const std::vector<int>& ranks, Op op, F body) {
+    std::lock_guard<std::mutex> g(mu);
+    MSA_CHECK(!stopped, "sharded memory already shut down");
+    MSA_CHECK(!comm.broken, "a rank stopped answering earlier: the sharded memory is unusable");
+    const uint64_t req = next_req++;
+    Writer w;
+    w.put<uint32_t>(uint32_t(op)).put<uint64_t>(req);
+    body(w);
+    for (int r : ranks) comm.post(r, kTagCmd, w.bytes(), timeout_s);
+    return req;
+  }
+  // The reply to request `req` from `rank` (replies for other threads go to the mailbox).
+  std::vector<uint8_t> await(int rank, uint64_t req) {
+    const auto deadline = Clock::now() + std::chrono::microseconds(int64_t(timeout_s * 1e6));
+    const auto t0 = Clock::now();
+    for (int i = 0;; ++i) {
+      {
+        std::lock_guard<std::mutex> g(mu);
+        auto it = mailbox.find({rank, req});
+        if (it != mailbox.end()) {
+          auto b = std::move(it->second);
+          mailbox.erase(it);
+          return b;
+        }
+        comm.progress();
+        while (auto b = comm.try_recv(rank, kTagReply)) {
+          MSA_CHECK(b->size() >= 9, "malformed reply from rank {} ({} bytes)", rank, b->size());
+          uint64_t id;
+          std::memcpy(&id, b->data(), sizeof id);
+          if (id == req) return std::move(*b);
+          mailbox[{rank, id}] = std::move(*b);
+        }
+      }
+      const auto now = Clock::now();
+      if (now > deadline) {
+        comm.broken = true;
+        throw Error(fmt::format("rank {} did not answer within {:.0f} s (dead or hung?)", rank, timeout_s));
+      }
+      if (i < 200) std::this_thread::yield();
+      else std::this_thread::sleep_for(std::chrono::microseconds(now - t0 < std::chrono::seconds(1) ? 20 : 1000));
+    }
+  }
+
+  // One round for `jobs`: one message to every rank, local scoring meanwhile,
+  // one reply per rank; every job gets its global top-k or an error.
+  void run_round(const std::vector<RouteJob*>& jobs) {
+    try {
+      uint64_t req = 0;
+      if (!workers.empty())
+        req = post(workers, Op::Route, [&](Writer& w) {
+          w.put<uint64_t>(jobs.size());
+          for (auto* j : jobs) {
+            w.put<uint64_t>(j->snap);
+            put_query(w, j->slot, *j->q);
+          }
+        });
+      for (auto* j : jobs) j->result = j->local->route(j->slot, *j->q);
+      std::exception_ptr first;
+      for (int r : workers) {
+        try {
+          const auto b = await(r, req);
+          Reader rd = open_reply(b, r, "route");
+          MSA_CHECK(rd.get<uint64_t>() == jobs.size(), "rank {}: malformed route reply", r);
+          for (auto* j : jobs) {
+            if (!rd.get<uint8_t>()) {
+              const std::string err = rd.str();
+              if (!j->error) j->error = std::make_exception_ptr(Error(fmt::format("rank {} failed to route: {}", r, err)));
+              continue;
+            }
+            const auto docs = rd.array<int64_t>();
+            const auto scores = rd.array<float>();
+            MSA_CHECK(docs.size() == scores.size(), "rank {}: malformed route reply", r);
+            for (size_t i = 0; i < docs.size(); ++i) j->result.push_back({docs[i], scores[i]});
+          }
+        } catch (...) {
+          if (!first) first = std::current_exception();
+          if (comm.broken) break;
+        }
+      }
+      if (first) std::rethrow_exception(first);
+      for (auto* j : jobs) merge_top_k(&j->result, j->q->k);
+      std::lock_guard<std::mutex> g(mu);
+      ++st.rounds;
+      st.routed_queries += jobs.size();
+    } catch (...) {
+      for (auto* j : jobs)
+        if (!j->error) j->error = std::current_exception();
+    }
+  }
+
+  void route(RouteJob& job) {
+    if (!batch_routes) {
+      run_round({&job});
+      return;
+    }
+    std::unique_lock<std::mutex> lk(batch_mu);
+    queue.push_back(&job);
+    while (!job.done) {
+      if (round_active) {
+        batch_cv.wait(lk);
+        continue;
+      }
+      round_active = true;
+      std::vector<RouteJob*> jobs;
+      jobs.swap(queue);
+      lk.unlock();
+      run_round(jobs);
+      lk.lock();
+      for (auto* j : jobs) j->done = true;
+      round_active = false;
+      batch_cv.notify_all();
+    }
+  }
 };
 
 namespace {
@@ -137,13 +298,10 @@ class ShardedMemoryView : public memory::MemoryView {
     MSA_CHECK(tmpl_ != nullptr, "shard 0 (rank 0) is missing: it holds the template prefix every query needs");
   }
   ~ShardedMemoryView() override {
-    std::lock_guard<std::mutex> g(impl_->mu);
-    if (impl_->stopped || impl_->comm.broken) return;
+    if (impl_->workers.empty() || impl_->comm.broken) return;
     try {
       drain();
-      Writer w;
-      w.put<uint32_t>(uint32_t(Op::Release)).put<uint64_t>(snap_);
-      for (int r : impl_->workers) impl_->send(r, w);
+      impl_->post(impl_->workers, Op::Release, [&](Writer& w) { w.put<uint64_t>(snap_); });
     } catch (...) {
     }
   }
@@ -151,42 +309,32 @@ class ShardedMemoryView : public memory::MemoryView {
   const memory::TemplateKV& template_kv() const override { return tmpl_->template_kv(); }
   int64_t num_docs() const override { return num_docs_; }
 
+  // One view is used by one thread at a time (a session); different views
+  // (concurrent requests) share the ranks through the Impl.
   std::vector<memory::DocScore> route(int slot, const memory::RoutingQuery& q) const override {
-    std::lock_guard<std::mutex> g(impl_->mu);
     drain();
     cache_.clear();
     cache_slot_ = slot;
-    // 1. query to every rank, then score the local shards while they score theirs.
-    Writer w;
-    w.put<uint32_t>(uint32_t(Op::Route)).put<uint64_t>(snap_);
-    put_query(w, slot, q);
-    for (int r : impl_->workers) impl_->send(r, w);
-    std::vector<memory::DocScore> all = local_.route(slot, q);
-    // 2. local top-k of every rank → global top-k.
-    for (int r : impl_->workers) {
-      const auto b = impl_->recv(r);
-      Reader rd(b, "route reply");
-      check_ok(rd, r, "route");
-      const auto docs = rd.array<int64_t>();
-      const auto scores = rd.array<float>();
-      MSA_CHECK(docs.size() == scores.size(), "rank {}: malformed route reply", r);
-      for (size_t i = 0; i < docs.size(); ++i) all.push_back({docs[i], scores[i]});
-    }
-    merge_top_k(&all, q.k);
-    ++impl_->st.rounds;
+    // 1.+2. query to every rank (batched with concurrent ones), local scoring, global top-k.
+    RouteJob job;
+    job.snap = snap_;
+    job.slot = slot;
+    job.q = &q;
+    job.local = &local_;
+    impl_->route(job);
+    if (job.error) std::rethrow_exception(job.error);
     // 3. one fetch request per owner of selected documents; answered while
     //    the caller appends rank 0's own documents.
     std::map<int, std::vector<int64_t>> by_rank;
-    for (const auto& s : all) {
+    for (const auto& s : job.result) {
       const int r = impl_->owner_rank(s.doc);
       if (r != 0 && impl_->takes_part(r)) by_rank[r].push_back(s.doc);
     }
     for (auto& [r, docs] : by_rank) request(r, slot, docs);
-    return all;
+    return std::move(job.result);
   }
 
   int64_t append_chunks(int slot, int64_t doc, std::vector<float>* k_out, std::vector<float>* v_out) const override {
-    std::lock_guard<std::mutex> g(impl_->mu);
     const int r = impl_->owner_rank(doc);
     if (r == 0) return local_.append_chunks(slot, doc, k_out, v_out);
     if (!impl_->takes_part(r)) return 0;
@@ -208,17 +356,12 @@ class ShardedMemoryView : public memory::MemoryView {
   }
 
   std::optional<engine::CitedDocumentInfo> lookup(int64_t doc) const {
-    std::lock_guard<std::mutex> g(impl_->mu);
     const int r = doc >= 0 ? impl_->owner_rank(doc) : 0;
     if (r == 0) return local_.info(doc);
     if (!impl_->takes_part(r)) return std::nullopt;
-    drain();
-    Writer w;
-    w.put<uint32_t>(uint32_t(Op::Doc)).put<uint64_t>(snap_).put<int64_t>(doc);
-    impl_->send(r, w);
-    const auto b = impl_->recv(r);
-    Reader rd(b, "document reply");
-    check_ok(rd, r, "read a document");
+    const uint64_t req = impl_->post({r}, Op::Doc, [&](Writer& w) { w.put<uint64_t>(snap_).put<int64_t>(doc); });
+    const auto b = impl_->await(r, req);
+    Reader rd = open_reply(b, r, "read a document");
     if (!rd.get<uint8_t>()) return std::nullopt;
     engine::CitedDocumentInfo info;
     info.external_id = rd.str();
@@ -227,41 +370,45 @@ class ShardedMemoryView : public memory::MemoryView {
   }
 
  private:
+  struct Pending {
+    uint64_t req = 0;
+    std::vector<int64_t> docs;
+  };
   void request(int r, int slot, const std::vector<int64_t>& docs) const {
-    Writer w;
-    w.put<uint32_t>(uint32_t(Op::Fetch)).put<uint64_t>(snap_).put<int32_t>(slot).array(docs.data(), docs.size());
-    impl_->send(r, w);
-    pending_[r] = docs;
+    const uint64_t req = impl_->post({r}, Op::Fetch, [&](Writer& w) {
+      w.put<uint64_t>(snap_).put<int32_t>(slot).array(docs.data(), docs.size());
+    });
+    pending_[r] = Pending{req, docs};
+    std::lock_guard<std::mutex> g(impl_->mu);
     ++impl_->st.fetch_requests;
   }
   void collect(int r) const {
     auto it = pending_.find(r);
     if (it == pending_.end()) return;
-    const std::vector<int64_t> docs = std::move(it->second);
+    const Pending p = std::move(it->second);
     pending_.erase(it);
-    const auto b = impl_->recv(r);
-    Reader rd(b, "fetch reply");
-    check_ok(rd, r, "fetch K/V");
+    const auto b = impl_->await(r, p.req);
+    Reader rd = open_reply(b, r, "fetch K/V");
     const auto rows = rd.array<int64_t>();
     const auto k = rd.array<float>();
     const auto v = rd.array<float>();
-    MSA_CHECK(rows.size() == docs.size() && k.size() == v.size(), "rank {}: malformed fetch reply", r);
+    MSA_CHECK(rows.size() == p.docs.size() && k.size() == v.size(), "rank {}: malformed fetch reply", r);
     int64_t total = 0;
     for (int64_t n : rows) total += n;
     const size_t row = total > 0 ? k.size() / size_t(total) : 0;
     MSA_CHECK(size_t(total) * row == k.size(), "rank {}: malformed fetch reply (rows)", r);
     size_t off = 0;
-    for (size_t i = 0; i < docs.size(); ++i) {
+    for (size_t i = 0; i < p.docs.size(); ++i) {
       FetchedDoc f;
       f.rows = rows[i];
       const size_t n = size_t(rows[i]) * row;
       f.k.assign(k.begin() + long(off), k.begin() + long(off + n));
       f.v.assign(v.begin() + long(off), v.begin() + long(off + n));
       off += n;
-      cache_[docs[i]] = std::move(f);
+      cache_[p.docs[i]] = std::move(f);
     }
   }
-  // Replies still in flight must be read before the next command to that rank.
+  // Replies still in flight are consumed before the next round of this view.
   void drain() const {
     while (!pending_.empty()) collect(pending_.begin()->first);
   }
@@ -271,29 +418,36 @@ class ShardedMemoryView : public memory::MemoryView {
   LocalView local_;
   int64_t num_docs_;
   std::shared_ptr<const memory::MemoryView> tmpl_;
-  mutable std::map<int, std::vector<int64_t>> pending_;  // rank → requested docs
-  mutable std::map<int64_t, FetchedDoc> cache_;          // fetched docs of cache_slot_
+  mutable std::map<int, Pending> pending_;        // rank → fetch in flight
+  mutable std::map<int64_t, FetchedDoc> cache_;  // fetched docs of cache_slot_
   mutable int cache_slot_ = -1;
 };
 
 }  // namespace
 
 ShardedMemory::ShardedMemory(Comm& comm, LocalShards local, const ShardOpenOptions& o)
-    : impl_(std::make_shared<Impl>(comm, std::move(local), o.timeout_s)) {
+    : impl_(std::make_shared<Impl>(comm, std::move(local), o.timeout_s, o.batch_routes)) {
   MSA_CHECK(comm.rank() == 0, "internal: ShardedMemory lives on rank 0");
   auto& l = impl_->local;
-  for (size_t i = 0; i < l.ids.size(); ++i)
+  impl_->present.assign(size_t(l.num_shards), 0);
+  for (size_t i = 0; i < l.ids.size(); ++i) {
     if (!l.errors[i].empty()) missing_.push_back(fmt::format("shard {} (rank 0): {}", l.ids[i], l.errors[i]));
+    else impl_->present[size_t(l.ids[i])] = 1;
+  }
   for (int r = 1; r < comm.size(); ++r) {
     try {
       const auto b = comm.recv(r, kTagHello, o.timeout_s);
       Reader rd(b, "hello");
       const auto ids = rd.array<int64_t>();
+      std::vector<int64_t> ok;
       for (int64_t id : ids) {
         const std::string err = rd.str();
+        MSA_CHECK(id >= 0 && id < l.num_shards, "rank {} reports shard {} of {}", r, id, l.num_shards);
         if (!err.empty()) missing_.push_back(fmt::format("shard {} (rank {}): {}", id, r, err));
+        else ok.push_back(id);
       }
       impl_->workers.push_back(r);
+      for (int64_t id : ok) impl_->present[size_t(id)] = 1;
     } catch (const Error& e) {
       if (!o.allow_missing) throw;
       missing_.push_back(fmt::format("rank {} (shards {} mod {}): {}", r, r, comm.size(), e.what()));
@@ -310,7 +464,7 @@ ShardedMemory::ShardedMemory(Comm& comm, LocalShards local, const ShardOpenOptio
 
 void stop_workers(Comm& comm) {
   Writer w;
-  w.put<uint32_t>(uint32_t(Op::Stop));
+  w.put<uint32_t>(uint32_t(Op::Stop)).put<uint64_t>(0);
   for (int r = 1; r < comm.size(); ++r) {
     try {
       comm.send(r, kTagCmd, w.bytes(), 5.0);
@@ -326,7 +480,7 @@ void ShardedMemory::shutdown() {
   if (impl_->stopped) return;
   impl_->stopped = true;
   Writer w;
-  w.put<uint32_t>(uint32_t(Op::Stop));
+  w.put<uint32_t>(uint32_t(Op::Stop)).put<uint64_t>(0);
   for (int r : impl_->workers) {
     try {
       impl_->comm.send(r, kTagCmd, w.bytes(), 5.0);
@@ -336,31 +490,77 @@ void ShardedMemory::shutdown() {
 }
 
 ProtocolStats ShardedMemory::stats() const {
+  std::lock_guard<std::mutex> g(impl_->mu);
   ProtocolStats s = impl_->st;
   s.bytes_sent = impl_->comm.bytes_sent;
   s.bytes_received = impl_->comm.bytes_received;
   return s;
 }
 
+int64_t ShardedMemory::num_shards() const { return impl_->local.num_shards; }
+
+bool ShardedMemory::shard_present(int64_t shard) const {
+  return shard >= 0 && shard < impl_->local.num_shards && impl_->present[size_t(shard)];
+}
+
+std::vector<std::vector<uint8_t>> ShardedMemory::shard_calls(
+    const std::vector<std::pair<int64_t, std::vector<uint8_t>>>& calls) {
+  Impl& im = *impl_;
+  for (const auto& [shard, _] : calls)
+    MSA_CHECK(shard_present(shard), "shard {} is unavailable (it failed to open: see the start-up report)", shard);
+  std::vector<std::vector<uint8_t>> out(calls.size());
+  std::vector<std::pair<size_t, uint64_t>> remote;  // call → request id
+  for (size_t i = 0; i < calls.size(); ++i) {
+    const int r = int(calls[i].first % im.comm.size());
+    if (r != 0)
+      remote.emplace_back(i, im.post({r}, Op::Shard, [&](Writer& w) {
+        w.put<int64_t>(calls[i].first).array(calls[i].second.data(), calls[i].second.size());
+      }));
+  }
+  for (size_t i = 0; i < calls.size(); ++i) {
+    if (calls[i].first % im.comm.size() != 0) continue;
+    std::shared_ptr<memory::Bank> bank;
+    for (size_t k = 0; k < im.local.ids.size(); ++k)
+      if (im.local.ids[k] == calls[i].first && k < im.local.banks.size()) bank = im.local.banks[k];
+    out[i] = handle_shard_request(bank, calls[i].second);
+  }
+  std::exception_ptr first;
+  for (auto& [i, req] : remote) {
+    const int r = int(calls[i].first % im.comm.size());
+    try {
+      const auto b = im.await(r, req);
+      Reader rd = open_reply(b, r, "run a shard request");
+      out[i] = rd.array<uint8_t>();
+    } catch (...) {
+      if (!first) first = std::current_exception();
+      if (im.comm.broken) break;
+    }
+  }
+  if (first) std::rethrow_exception(first);
+  return out;
+}
+
 engine::MemorySnapshot ShardedMemory::snapshot(const std::vector<std::string>& namespaces) {
+  Impl& im = *impl_;
   uint64_t id;
-  int64_t remote_docs = 0;
   {
-    std::lock_guard<std::mutex> g(impl_->mu);
-    MSA_CHECK(!impl_->stopped, "sharded memory already shut down");
-    id = impl_->next_snap++;
-    Writer w;
-    w.put<uint32_t>(uint32_t(Op::Snapshot)).put<uint64_t>(id).put<uint64_t>(namespaces.size());
-    for (auto& n : namespaces) w.str(n);
-    for (int r : impl_->workers) impl_->send(r, w);
-    for (int r : impl_->workers) {
-      const auto b = impl_->recv(r);
-      Reader rd(b, "snapshot reply");
-      check_ok(rd, r, "take a snapshot");
+    std::lock_guard<std::mutex> g(im.mu);
+    MSA_CHECK(!im.stopped, "sharded memory already shut down");
+    id = im.next_snap++;
+  }
+  int64_t remote_docs = 0;
+  if (!im.workers.empty()) {
+    const uint64_t req = im.post(im.workers, Op::Snapshot, [&](Writer& w) {
+      w.put<uint64_t>(id).put<uint64_t>(namespaces.size());
+      for (auto& n : namespaces) w.str(n);
+    });
+    for (int r : im.workers) {
+      const auto b = im.await(r, req);
+      Reader rd = open_reply(b, r, "take a snapshot");
       remote_docs += rd.get<int64_t>();
     }
   }
-  auto view = std::make_shared<ShardedMemoryView>(impl_, id, LocalView(impl_->local, namespaces), remote_docs);
+  auto view = std::make_shared<ShardedMemoryView>(impl_, id, LocalView(im.local, namespaces), remote_docs);
   engine::MemorySnapshot s;
   s.view = view;
   s.text = [view](int64_t doc) -> std::optional<std::string> {
@@ -394,8 +594,10 @@ void serve_shards(Comm& comm, LocalShards local, double timeout_s) {
     const auto msg = comm.recv(0, kTagCmd, -1);  // idle until rank 0 speaks (mpirun ends us if it dies)
     Reader rd(msg, "command");
     const Op op = Op(rd.get<uint32_t>());
+    const uint64_t req = rd.get<uint64_t>();
     if (op == Op::Stop) return;
     Writer out;
+    out.put<uint64_t>(req);
     try {
       switch (op) {
         case Op::Snapshot: {
@@ -410,24 +612,23 @@ void serve_shards(Comm& comm, LocalShards local, double timeout_s) {
           views.erase(rd.get<uint64_t>());
           continue;  // no reply
         case Op::Route: {
-          LocalView& v = view(rd.get<uint64_t>());
-          memory::RoutingQuery q;
-          const int slot = rd.get<int32_t>();
-          q.Tr = rd.get<int64_t>();
-          q.Hq = rd.get<int64_t>();
-          q.d = rd.get<int64_t>();
-          q.k = rd.get<int64_t>();
-          q.head_reduce = kernels::HeadReduce(rd.get<uint8_t>());
-          q.query_reduce = kernels::QueryReduce(rd.get<uint8_t>());
-          q.chunk_reduce = kernels::ChunkReduce(rd.get<uint8_t>());
-          const auto u = rd.array<float>();
-          MSA_CHECK(int64_t(u.size()) == q.Tr * q.Hq * q.d, "malformed route command");
-          q.u = u.data();
-          const auto top = v.route(slot, q);
-          std::vector<int64_t> docs;
-          std::vector<float> scores;
-          for (auto& s : top) docs.push_back(s.doc), scores.push_back(s.score);
-          out.put<uint8_t>(1).array(docs.data(), docs.size()).array(scores.data(), scores.size());
+          const uint64_t n = rd.get<uint64_t>();
+          out.put<uint8_t>(1).put<uint64_t>(n);
+          for (uint64_t i = 0; i < n; ++i) {
+            const uint64_t snap = rd.get<uint64_t>();
+            int slot = 0;
+            std::vector<float> u;
+            const memory::RoutingQuery q = get_query(rd, &slot, &u);
+            try {
+              const auto top = view(snap).route(slot, q);
+              std::vector<int64_t> docs;
+              std::vector<float> scores;
+              for (auto& s : top) docs.push_back(s.doc), scores.push_back(s.score);
+              out.put<uint8_t>(1).array(docs.data(), docs.size()).array(scores.data(), scores.size());
+            } catch (const std::exception& e) {
+              out.put<uint8_t>(0).str(e.what());
+            }
+          }
           break;
         }
         case Op::Fetch: {
@@ -448,12 +649,22 @@ void serve_shards(Comm& comm, LocalShards local, double timeout_s) {
           if (d) out.str(d->external_id).str(d->text);
           break;
         }
+        case Op::Shard: {
+          const int64_t shard = rd.get<int64_t>();
+          const auto request = rd.array<uint8_t>();
+          std::shared_ptr<memory::Bank> bank;
+          for (size_t k = 0; k < local.ids.size(); ++k)
+            if (local.ids[k] == shard && k < local.banks.size()) bank = local.banks[k];
+          const auto reply = handle_shard_request(bank, request);
+          out.put<uint8_t>(1).array(reply.data(), reply.size());
+          break;
+        }
         default:
           throw Error(fmt::format("unknown command {}", uint32_t(op)));
       }
     } catch (const std::exception& e) {
       out = Writer();
-      out.put<uint8_t>(0).str(e.what());
+      out.put<uint64_t>(req).put<uint8_t>(0).str(e.what());
     }
     comm.send(0, kTagReply, out.bytes(), timeout_s);
   }

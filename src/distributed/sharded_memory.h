@@ -13,6 +13,13 @@
 //      (sent at the end of route(), answered while rank 0 appends its own
 //      documents' K/V); the owners return the pooled content K/V.
 // Every receive has a deadline: a dead or hung rank is an msa::Error, never a hang.
+//
+// Concurrency (msa serve): any number of threads may use snapshots at once.
+// Every command carries a request id and every reply echoes it; replies that
+// arrive for another thread wait in a mailbox, so conversations interleave
+// freely over the one ordered channel per rank. Routing queries that arrive
+// while a round is in flight are batched: the next round carries all of them
+// in one message per rank (one broadcast + one gather for the whole batch).
 #pragma once
 
 #include <cstdint>
@@ -34,6 +41,7 @@ struct ShardOpenOptions {
   memory::BankOpenOptions bank;   // how each shard is opened (model for the identity check: rank 0)
   bool allow_missing = false;     // degraded mode: a shard that fails to open is left out
   double timeout_s = 120;         // deadline of every message round
+  bool batch_routes = true;       // concurrent routing queries share rounds (false: one round each)
 };
 
 // One shard under one namespace restriction: routing/K-V view + document lookup.
@@ -47,6 +55,7 @@ using ShardOpener = std::function<ShardSnapshot(const std::vector<std::string>& 
 struct LocalShards {
   std::vector<int64_t> ids;            // shard numbers
   std::vector<ShardOpener> snapshot;   // parallel to ids; empty when the shard failed to open
+  std::vector<std::shared_ptr<memory::Bank>> banks;  // parallel to ids; null: failed or not a bank (bench)
   std::vector<std::string> errors;     // parallel to ids; "" when open
   int64_t num_shards = 0;
 };
@@ -56,7 +65,8 @@ LocalShards open_local_shards(const std::string& dir, const ShardManifest& m, in
 
 // Per-query protocol counters of rank 0 (benchmark, docs).
 struct ProtocolStats {
-  uint64_t rounds = 0;        // route rounds (one per routing layer per prefill)
+  uint64_t rounds = 0;        // route rounds (one per routing layer per prefill, or per batch)
+  uint64_t routed_queries = 0;  // routing queries carried by those rounds (> rounds: batching)
   uint64_t fetch_requests = 0;
   uint64_t bytes_sent = 0, bytes_received = 0;
 };
@@ -74,6 +84,14 @@ class ShardedMemory {
   const std::vector<std::string>& missing() const { return missing_; }
   ProtocolStats stats() const;
   void shutdown();  // idempotent
+
+  int64_t num_shards() const;
+  bool shard_present(int64_t shard) const;
+  // Document-level requests (shard_requests.h), each run by its shard's owner —
+  // rank 0's own shards in this process. All are in flight at once; replies come
+  // back in the order of `calls`. Throws if a shard is missing or a rank fails.
+  std::vector<std::vector<uint8_t>> shard_calls(
+      const std::vector<std::pair<int64_t, std::vector<uint8_t>>>& calls);
 
   // Internal (the view and lookups call these).
   struct Impl;

@@ -339,6 +339,13 @@ std::vector<int64_t> Bank::add_documents(const std::vector<NewDocument>& docs) {
   return write(docs, std::vector<int64_t>(docs.size(), -1));
 }
 
+std::vector<int64_t> Bank::add_documents(const std::vector<NewDocument>& docs, const std::vector<int64_t>& ids) {
+  MSA_CHECK(docs.size() == ids.size(), "add_documents: {} documents but {} ids", docs.size(), ids.size());
+  return write_impl(docs, std::vector<int64_t>(docs.size(), -1), &ids, nullptr);
+}
+
+int64_t Bank::next_document_id() const { return impl_->current()->next_doc_id; }
+
 int64_t Bank::update(int64_t doc_id, const NewDocument& doc) {
   write({doc}, {doc_id});
   return impl_->current()->live->at(doc_id).version;
@@ -354,6 +361,11 @@ int64_t Bank::update(const std::string& external_id, const NewDocument& doc) {
 
 std::vector<int64_t> Bank::write(const std::vector<NewDocument>& docs_in, const std::vector<int64_t>& replaces,
                                  int64_t* tokens_out) {
+  return write_impl(docs_in, replaces, nullptr, tokens_out);
+}
+
+std::vector<int64_t> Bank::write_impl(const std::vector<NewDocument>& docs_in, const std::vector<int64_t>& replaces,
+                                      const std::vector<int64_t>* new_ids, int64_t* tokens_out) {
   Impl& im = *impl_;
   MSA_CHECK(im.lock, "bank '{}' is open read-only", dir_);
   MSA_CHECK(docs_in.size() == replaces.size(), "write: {} documents but {} replace ids", docs_in.size(), replaces.size());
@@ -396,6 +408,13 @@ std::vector<int64_t> Bank::write(const std::vector<NewDocument>& docs_in, const 
       if (d.external_id.empty()) d.external_id = old->external_id;
       ids[i] = replaces[i];
       versions[i] = it->second.version + 1;
+    } else if (new_ids) {
+      const int64_t want = (*new_ids)[i];
+      MSA_CHECK(want >= next_id,
+                "bank '{}': document id {} is not above every id already used (next free id is {}; ids are never reused)",
+                dir_, want, next_id);
+      ids[i] = want;
+      next_id = want + 1;
     } else {
       ids[i] = next_id++;
     }

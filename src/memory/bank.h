@@ -128,6 +128,14 @@ class Bank {
   // Writer only. Encodes only the new documents and commits them atomically
   // (one segment); returns their model ids ([i] in the prompt), in order.
   std::vector<int64_t> add_documents(const std::vector<NewDocument>& docs);
+  // Writer only. Adds documents under ids chosen by the caller (a sharded bank:
+  // rank 0 assigns global ids, the owning shard stores them). Rule: the ids must
+  // be strictly increasing and the first at least next_document_id() — an id
+  // is never reused, exactly as for assigned ids; next_document_id() becomes
+  // the last id + 1. Gaps are allowed (the other shards' ids). One commit.
+  std::vector<int64_t> add_documents(const std::vector<NewDocument>& docs, const std::vector<int64_t>& ids);
+  // The id the next add_documents(docs) assigns: greater than every id this bank ever stored.
+  int64_t next_document_id() const;
   // New version of a live document under the same model id (old version tombstoned).
   // Empty metadata/ns keep the old ones. Returns the new version number.
   int64_t update(int64_t doc_id, const NewDocument& doc);
@@ -159,6 +167,8 @@ class Bank {
 
  private:
   Bank() = default;
+  std::vector<int64_t> write_impl(const std::vector<NewDocument>& docs, const std::vector<int64_t>& replaces,
+                                  const std::vector<int64_t>* new_ids, int64_t* tokens);
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::string dir_;

@@ -228,6 +228,44 @@ TEST(Bank, AddDeleteUpdateCompactSemantics) {
   check(*b, 4);
 }
 
+// Sharded banks (docs/memory-parallel.md): rank 0 assigns global ids and the
+// owning shard stores documents under them. The ids must be strictly
+// increasing and not below next_document_id() (never reused); the encoding is
+// exactly what the bank assigns itself to the same id.
+TEST(Bank, AddWithGivenIdsKeepsTheNeverReusedRule) {
+  REQUIRE_TOKENIZER();
+  const auto dir = fresh_bank("given_ids");
+  auto b = writer(dir);
+  EXPECT_EQ(b->next_document_id(), 0);
+  EXPECT_EQ(b->add_documents({{"alpha text", "", "default", ""}, {"beta text", "", "other", ""}}, {3, 7}),
+            (std::vector<int64_t>{3, 7}));
+  EXPECT_EQ(b->next_document_id(), 8);
+  EXPECT_THROW(b->add_documents({{"x", "", "default", ""}}, {7}), Error);         // used
+  EXPECT_THROW(b->add_documents({{"x", "", "default", ""}}, {5}), Error);         // below next
+  EXPECT_THROW(b->add_documents({{"x", "", "", ""}, {"y", "", "", ""}}, {9, 9}), Error);  // not increasing
+  EXPECT_THROW(b->add_documents({{"x", "", "", ""}}, {9, 10}), Error);            // count mismatch
+  EXPECT_EQ(b->next_document_id(), 8) << "a refused batch must not consume ids";
+  EXPECT_EQ(b->remove({7}), 1);
+  EXPECT_THROW(b->add_documents({{"x", "", "default", ""}}, {7}), Error);         // deleted ids stay used
+  EXPECT_EQ(b->add_documents({{"gamma text", "", "default", ""}}), (std::vector<int64_t>{8}));
+  // Same id, same text → the same encoding as an assigned id (a fresh bank assigning 0..3).
+  const auto dir2 = fresh_bank("given_ids_ref");
+  auto r = writer(dir2);
+  r->add_documents({{"p", "", "default", ""}, {"q", "", "default", ""}, {"s", "", "default", ""}});
+  EXPECT_EQ(r->add_documents({{"alpha text", "", "default", ""}}), (std::vector<int64_t>{3}));
+  std::vector<float> k1, v1, k2, v2;
+  EXPECT_GT(b->snapshot_all()->append_chunks(0, 3, &k1, &v1), 0);
+  r->snapshot_all()->append_chunks(0, 3, &k2, &v2);
+  EXPECT_EQ(k1, k2);
+  EXPECT_EQ(v1, v2);
+  // Reopen: the catalog kept next_doc_id and the gaps.
+  b.reset();
+  EXPECT_NO_THROW(Bank::verify_dir(dir));
+  b = writer(dir);
+  EXPECT_EQ(b->next_document_id(), 9);
+  EXPECT_EQ(b->list().size(), 2u);
+}
+
 TEST(Bank, NamespaceIsolationProperty) {
   REQUIRE_TOKENIZER();
   const auto dir = fresh_bank("ns");
