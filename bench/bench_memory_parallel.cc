@@ -5,9 +5,12 @@
 // ShardedMemory / serve_shards); documents are random keys, and content K/V
 // are generated from the document id when fetched (nothing else differs).
 //
-//   bench_memory_parallel [--quick] [--tokens N] [--queries Q] [--ranks 1,2,3]
+//   bench_memory_parallel [--quick] [--tokens N] [--queries Q] [--ranks 1,2,3] [--concurrent C]
 // re-runs itself under `mpirun -np R` for each R (R = 1: one process, no MPI)
-// and checks every R selects exactly what R = 1 selects.
+// and checks every R selects exactly what R = 1 selects. Then, for each R,
+// C threads (default 4) query at once — as `msa serve` requests do — with
+// routing rounds batched (one message per rank carries every query waiting)
+// and not batched (one round per query): queries per second and queries per round.
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +24,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/timer.h"
@@ -141,6 +145,59 @@ int child(int64_t tokens, int queries) {
   return 0;
 }
 
+// C threads, each with its own snapshot, run `queries` queries (route + fetch).
+int child_concurrent(int64_t tokens, int queries, int threads, bool batch) {
+  distributed::Comm comm;
+  const int64_t num_docs = tokens / kDocTokens;
+  auto local = synthetic_shards(comm.rank(), comm.size(), num_docs);
+  if (comm.rank() != 0) {
+    distributed::serve_shards(comm, std::move(local), 600);
+    return 0;
+  }
+  distributed::ShardOpenOptions o;
+  o.timeout_s = 600;
+  o.batch_routes = batch;
+  distributed::ShardedMemory mem(comm, std::move(local), o);
+  std::vector<uint64_t> digests(size_t(threads), 0);
+  auto work = [&](int t, int n) {
+    auto snap = mem.snapshot({"*"});
+    std::vector<float> u(size_t(kTr * kHq * kD));
+    for (int qi = 0; qi < n; ++qi) {
+      fill(7777777ull * uint64_t(t + 1) + uint64_t(qi), u.data(), u.size());
+      memory::RoutingQuery q;
+      q.u = u.data();
+      q.Tr = kTr;
+      q.Hq = kHq;
+      q.d = kD;
+      q.k = kTopK;
+      const auto top = snap.view->route(0, q);
+      std::vector<float> k, v;
+      int64_t rows = 0;
+      for (auto& s : top) rows += snap.view->append_chunks(0, s.doc, &k, &v);
+      uint64_t d = uint64_t(rows);
+      for (auto& s : top) d = mix(d ^ uint64_t(s.doc) ^ (uint64_t(std::bit_cast<uint32_t>(s.score)) << 32));
+      digests[size_t(t)] += mix(d);  // order-independent over the thread's queries
+    }
+  };
+  work(0, 1);  // warm-up
+  digests[0] = 0;
+  const auto s0 = mem.stats();
+  Timer t;
+  std::vector<std::thread> pool;
+  for (int i = 0; i < threads; ++i) pool.emplace_back(work, i, queries);
+  for (auto& th : pool) th.join();
+  const double sec = t.ms() / 1000;
+  const auto s1 = mem.stats();
+  uint64_t digest = 0;
+  for (uint64_t d : digests) digest += d;
+  const double per_round = s1.rounds > s0.rounds ? double(s1.routed_queries - s0.routed_queries) / double(s1.rounds - s0.rounds) : 1.0;
+  std::printf("child ranks=%d qps=%.3f per_round=%.2f digest=%016llx\n", comm.size(), threads * queries / sec, per_round,
+              (unsigned long long)digest);
+  std::fflush(stdout);
+  mem.shutdown();
+  return 0;
+}
+
 std::string self_path() {
   char buf[4096];
   const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
@@ -150,7 +207,8 @@ std::string self_path() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false, is_child = false;
+  bool quick = false, is_child = false, batch = true;
+  int concurrent = 4;
   int64_t tokens = 10'000'000;
   int queries = 20;
   std::string ranks = "1,2,3";
@@ -161,7 +219,10 @@ int main(int argc, char** argv) {
     else if (a == "--tokens" && i + 1 < argc) tokens = std::atoll(argv[++i]);
     else if (a == "--queries" && i + 1 < argc) queries = std::atoi(argv[++i]);
     else if (a == "--ranks" && i + 1 < argc) ranks = argv[++i];
+    else if (a == "--concurrent" && i + 1 < argc) concurrent = std::atoi(argv[++i]);
+    else if (a == "--no-batch") batch = false;
   }
+  if (is_child && concurrent > 0 && std::getenv("MSA_BENCH_CONCURRENT")) return child_concurrent(tokens, queries, concurrent, batch);
   if (is_child) return child(tokens, queries);
   if (quick) tokens = std::min<int64_t>(tokens, 1'000'000), queries = std::min(queries, 10);
   std::printf("memory parallel: one routing layer, 4B geometry (Hkv %lld, d %lld, Hq %lld, pool %lld), "
@@ -198,6 +259,51 @@ int main(int argc, char** argv) {
     if (base_digest.empty()) base_digest = digest;
     std::printf("%6d %12.3f %12.3f %16.0f  %s\n", n, mean, p50, bytes, base_digest == digest ? "yes" : "NO");
     res[n] = {mean, bytes};
+  }
+  // Concurrent queries: batched rounds vs one round per query.
+  std::map<int, std::pair<double, double>> qps;  // ranks → (batched, unbatched)
+  if (concurrent > 0) {
+    std::printf("\n%d concurrent queries (threads on rank 0), %d queries each:\n", concurrent, queries);
+    std::printf("%6s %14s %16s %16s %18s  %s\n", "ranks", "batched q/s", "queries/round", "unbatched q/s",
+                "queries/round", "same top-k");
+    std::string base;
+    std::stringstream cs(ranks);
+    for (std::string r; std::getline(cs, r, ',');) {
+      const int n = std::atoi(r.c_str());
+      double v[2] = {0, 0}, per[2] = {0, 0};
+      bool same = true;
+      for (int b = 0; b < 2; ++b) {
+        std::string cmd = "MSA_BENCH_CONCURRENT=1 " +
+                          (n > 1 ? "timeout 900 mpirun -np " + r + " --allow-run-as-root --oversubscribe " +
+                                       "-x MSA_BENCH_CONCURRENT --mca btl self,tcp --mca btl_tcp_if_include lo "
+                                 : std::string("")) +
+                          "'" + self_path() + "' --child --tokens " + std::to_string(tokens) + " --queries " +
+                          std::to_string(queries) + " --concurrent " + std::to_string(concurrent) +
+                          (b ? " --no-batch" : "");
+        FILE* p = ::popen(cmd.c_str(), "r");
+        std::string out;
+        std::array<char, 4096> buf;
+        size_t k;
+        while (p && (k = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), k);
+        if (p) ::pclose(p);
+        const auto at = out.find("child ");
+        if (at == std::string::npos) {
+          std::printf("%6d  FAILED: %s\n", n, out.c_str());
+          same = false;
+          continue;
+        }
+        char digest[32] = {0};
+        std::sscanf(std::strstr(out.c_str() + at, "qps="), "qps=%lf per_round=%lf digest=%16s", &v[b], &per[b], digest);
+        if (base.empty()) base = digest;
+        same = same && base == digest;
+      }
+      std::printf("%6d %14.2f %16.2f %16.2f %18.2f  %s\n", n, v[0], per[0], v[1], per[1], same ? "yes" : "NO");
+      qps[n] = {v[0], v[1]};
+    }
+  }
+  for (auto& [n, v] : qps) {
+    std::printf("metric: mp_concurrent_qps_batched_np%d = %.3f\n", n, v.first);
+    std::printf("metric: mp_concurrent_qps_unbatched_np%d = %.3f\n", n, v.second);
   }
   for (auto& [n, mb] : res) {
     if (n < 2) continue;

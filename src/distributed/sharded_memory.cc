@@ -107,9 +107,9 @@ struct RouteJob {
   int slot = 0;
   const memory::RoutingQuery* q = nullptr;
   const LocalView* local = nullptr;
-  std::vector<memory::DocScore> result;
+  std::vector<memory::DocScore> remote;  // the other ranks' local top-k
   std::exception_ptr error;
-  bool done = false;
+  bool sent = false, done = false;  // batching: query on the wire / replies in
 };
 
 }  // namespace
@@ -208,75 +208,112 @@ struct ShardedMemory::Impl {
     }
   }
 
-  // One round for `jobs`: one message to every rank, local scoring meanwhile,
-  // one reply per rank; every job gets its global top-k or an error.
-  void run_round(const std::vector<RouteJob*>& jobs) {
-    try {
-      uint64_t req = 0;
-      if (!workers.empty())
-        req = post(workers, Op::Route, [&](Writer& w) {
-          w.put<uint64_t>(jobs.size());
-          for (auto* j : jobs) {
-            w.put<uint64_t>(j->snap);
-            put_query(w, j->slot, *j->q);
-          }
-        });
-      for (auto* j : jobs) j->result = j->local->route(j->slot, *j->q);
-      std::exception_ptr first;
-      for (int r : workers) {
-        try {
-          const auto b = await(r, req);
-          Reader rd = open_reply(b, r, "route");
-          MSA_CHECK(rd.get<uint64_t>() == jobs.size(), "rank {}: malformed route reply", r);
-          for (auto* j : jobs) {
-            if (!rd.get<uint8_t>()) {
-              const std::string err = rd.str();
-              if (!j->error) j->error = std::make_exception_ptr(Error(fmt::format("rank {} failed to route: {}", r, err)));
-              continue;
-            }
-            const auto docs = rd.array<int64_t>();
-            const auto scores = rd.array<float>();
-            MSA_CHECK(docs.size() == scores.size(), "rank {}: malformed route reply", r);
-            for (size_t i = 0; i < docs.size(); ++i) j->result.push_back({docs[i], scores[i]});
-          }
-        } catch (...) {
-          if (!first) first = std::current_exception();
-          if (comm.broken) break;
-        }
-      }
-      if (first) std::rethrow_exception(first);
-      for (auto* j : jobs) merge_top_k(&j->result, j->q->k);
+  // A round for `jobs`: one message to every rank carrying all their queries.
+  uint64_t post_round(const std::vector<RouteJob*>& jobs) {
+    {
       std::lock_guard<std::mutex> g(mu);
       ++st.rounds;
       st.routed_queries += jobs.size();
-    } catch (...) {
-      for (auto* j : jobs)
-        if (!j->error) j->error = std::current_exception();
     }
+    if (workers.empty()) return 0;
+    return post(workers, Op::Route, [&](Writer& w) {
+      w.put<uint64_t>(jobs.size());
+      for (auto* j : jobs) {
+        w.put<uint64_t>(j->snap);
+        put_query(w, j->slot, *j->q);
+      }
+    });
+  }
+  // One reply per rank: every job gets the other ranks' local top-k or an error.
+  void collect_round(const std::vector<RouteJob*>& jobs, uint64_t req) {
+    std::exception_ptr first;
+    for (int r : workers) {
+      try {
+        const auto b = await(r, req);
+        Reader rd = open_reply(b, r, "route");
+        MSA_CHECK(rd.get<uint64_t>() == jobs.size(), "rank {}: malformed route reply", r);
+        for (auto* j : jobs) {
+          if (!rd.get<uint8_t>()) {
+            const std::string err = rd.str();
+            if (!j->error) j->error = std::make_exception_ptr(Error(fmt::format("rank {} failed to route: {}", r, err)));
+            continue;
+          }
+          const auto docs = rd.array<int64_t>();
+          const auto scores = rd.array<float>();
+          MSA_CHECK(docs.size() == scores.size(), "rank {}: malformed route reply", r);
+          for (size_t i = 0; i < docs.size(); ++i) j->remote.push_back({docs[i], scores[i]});
+        }
+      } catch (...) {
+        if (!first) first = std::current_exception();
+        if (comm.broken) break;
+      }
+    }
+    if (first)
+      for (auto* j : jobs)
+        if (!j->error) j->error = first;
   }
 
-  void route(RouteJob& job) {
+  // Global top-k of one routing query. Batched: the thread that finds no round
+  // in flight leads the next one, sending every query queued meanwhile in one
+  // message per rank and gathering the replies; every thread scores rank 0's
+  // own shards for its query itself, in parallel with the other ranks.
+  std::vector<memory::DocScore> route(RouteJob& job) {
     if (!batch_routes) {
-      run_round({&job});
-      return;
+      uint64_t req = 0;
+      try {
+        req = post_round({&job});
+      } catch (...) {
+        job.error = std::current_exception();
+      }
+      auto result = job.error ? std::vector<memory::DocScore>{} : job.local->route(job.slot, *job.q);
+      if (!job.error) collect_round({&job}, req);
+      return finish(job, std::move(result));
     }
     std::unique_lock<std::mutex> lk(batch_mu);
     queue.push_back(&job);
-    while (!job.done) {
-      if (round_active) {
-        batch_cv.wait(lk);
-        continue;
-      }
+    batch_cv.wait(lk, [&] { return job.sent || !round_active; });
+    std::vector<RouteJob*> jobs;
+    uint64_t req = 0;
+    const bool leader = !job.sent;
+    if (leader) {
       round_active = true;
-      std::vector<RouteJob*> jobs;
       jobs.swap(queue);
       lk.unlock();
-      run_round(jobs);
+      std::exception_ptr err;
+      try {
+        req = post_round(jobs);
+      } catch (...) {
+        err = std::current_exception();
+      }
+      lk.lock();
+      for (auto* j : jobs) {
+        j->sent = true;
+        if (err) j->error = err;
+      }
+      batch_cv.notify_all();
+    }
+    const bool failed = job.error != nullptr;
+    lk.unlock();
+    auto result = failed ? std::vector<memory::DocScore>{} : job.local->route(job.slot, *job.q);
+    lk.lock();
+    if (leader) {
+      lk.unlock();
+      if (!failed) collect_round(jobs, req);
       lk.lock();
       for (auto* j : jobs) j->done = true;
       round_active = false;
       batch_cv.notify_all();
+    } else {
+      batch_cv.wait(lk, [&] { return job.done; });
     }
+    lk.unlock();
+    return finish(job, std::move(result));
+  }
+  static std::vector<memory::DocScore> finish(RouteJob& job, std::vector<memory::DocScore> result) {
+    if (job.error) std::rethrow_exception(job.error);
+    result.insert(result.end(), job.remote.begin(), job.remote.end());
+    merge_top_k(&result, job.q->k);
+    return result;
   }
 };
 
@@ -321,17 +358,16 @@ class ShardedMemoryView : public memory::MemoryView {
     job.slot = slot;
     job.q = &q;
     job.local = &local_;
-    impl_->route(job);
-    if (job.error) std::rethrow_exception(job.error);
+    std::vector<memory::DocScore> top = impl_->route(job);
     // 3. one fetch request per owner of selected documents; answered while
     //    the caller appends rank 0's own documents.
     std::map<int, std::vector<int64_t>> by_rank;
-    for (const auto& s : job.result) {
+    for (const auto& s : top) {
       const int r = impl_->owner_rank(s.doc);
       if (r != 0 && impl_->takes_part(r)) by_rank[r].push_back(s.doc);
     }
     for (auto& [r, docs] : by_rank) request(r, slot, docs);
-    return std::move(job.result);
+    return top;
   }
 
   int64_t append_chunks(int slot, int64_t doc, std::vector<float>* k_out, std::vector<float>* v_out) const override {
