@@ -76,7 +76,10 @@ class ServerTest : public ::testing::Test {
     json docs = json::array();
     for (const auto& t : texts) docs.push_back({{"text", t}});
     auto r = client(key).Post("/v1/memory/documents", json{{"documents", docs}}.dump(), "application/json");
-    EXPECT_TRUE(r);
+    if (!r) {
+      ADD_FAILURE() << "add request failed: " << httplib::to_string(r.error());
+      return {};
+    }
     EXPECT_EQ(r->status, 201) << r->body;
     std::vector<int64_t> ids;
     const json body = json::parse(r->body);
@@ -88,7 +91,11 @@ class ServerTest : public ::testing::Test {
     auto r = client(key).Post("/v1/chat/completions",
                               json{{"messages", {{{"role", "user"}, {"content", q}}}}, {"max_tokens", 12}}.dump(),
                               "application/json");
-    EXPECT_TRUE(r);
+    if (!r) {  // no response at all: say why instead of dereferencing it
+      ADD_FAILURE() << "chat request failed: " << httplib::to_string(r.error());
+      if (status) *status = -1;
+      return json::object();
+    }
     if (status) *status = r->status;
     return json::parse(r->body);
   }
