@@ -15,7 +15,7 @@ int cmd_train(int argc, char** argv) {
   bool resume = false;
   double max_minutes = 0;
   int max_steps = -1, threads = 0;
-  app.add_option("--config", config, "training config JSON (see configs/train-tiny-stage1.json)")->required();
+  app.add_option("--config", config, "training config JSON (see configs/train-tiny.json, docs/training.md)")->required();
   app.add_flag("--resume", resume, "continue from the checkpoint in the output directory");
   app.add_option("--out", out, "output model directory (overrides out_dir)");
   app.add_option("--max-minutes", max_minutes, "stop (and checkpoint) after this many minutes");

@@ -13,11 +13,44 @@ namespace msa::data {
 
 const char* const kQwen2SplitPattern =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+const char* const kTinySplitPattern =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
 const std::vector<std::string_view>& tiny_special_tokens() {
   static const std::vector<std::string_view> k = {"<|endoftext|>", "<|im_start|>", "<|im_end|>",
                                                   "<|object_ref_end|>"};
   return k;
+}
+
+BpeModelData with_digit_groups(const BpeModelData& learned) {
+  BpeModelData out;
+  out.vocab.assign(learned.vocab.begin(), learned.vocab.begin() + 256);
+  auto digits = [](int v, int n) {
+    std::string s(size_t(n), '0');
+    for (int i = n - 1; i >= 0; --i, v /= 10) s[size_t(i)] = char('0' + v % 10);
+    return s;
+  };
+  for (int v = 0; v < 100; ++v) {
+    const std::string s = digits(v, 2);
+    out.merges.emplace_back(s.substr(0, 1), s.substr(1));
+    out.vocab.push_back(s);
+  }
+  // Both splits of a 3-digit group: whichever 2-digit pair BPE merges first
+  // (lower rank), the remaining pair merges to the whole group.
+  for (int v = 0; v < 1000; ++v) {
+    const std::string s = digits(v, 3);
+    out.merges.emplace_back(s.substr(0, 2), s.substr(2));
+    out.merges.emplace_back(s.substr(0, 1), s.substr(1));
+    out.vocab.push_back(s);
+  }
+  for (const auto& m : learned.merges) {
+    MSA_CHECK(m.first.find_first_of("0123456789") == std::string::npos &&
+                  m.second.find_first_of("0123456789") == std::string::npos,
+              "learned merge ({}, {}) involves digits; digit groups are fixed", m.first, m.second);
+    out.merges.push_back(m);
+  }
+  out.vocab.insert(out.vocab.end(), learned.vocab.begin() + 256, learned.vocab.end());
+  return out;
 }
 
 namespace {
@@ -138,7 +171,7 @@ nlohmann::ordered_json pre_tokenizer_object() {
   return J{{"type", "Sequence"},
            {"pretokenizers",
             J::array({J{{"type", "Split"},
-                        {"pattern", J{{"Regex", kQwen2SplitPattern}}},
+                        {"pattern", J{{"Regex", kTinySplitPattern}}},
                         {"behavior", "Isolated"},
                         {"invert", false}},
                       J{{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}}})}};
@@ -241,7 +274,15 @@ std::string train_tiny_tokenizer(const TinyTokenizerOptions& opts, const PreToke
   }
   // Every generator word, also the rare ones, as it occurs in text (after a space).
   for (const std::string& w : tiny_tokenizer_required_tokens()) counts[w] += 20;
-  BpeModelData bpe = train_bpe(counts, opts.vocab_size - specials);
+  // Digit groups (the pre-tokenizer cuts digit runs into groups of <= 3) are
+  // fixed tokens: every id or value of up to 3 digits is one token.
+  std::erase_if(counts, [](const auto& kv) {
+    return !kv.first.empty() && std::all_of(kv.first.begin(), kv.first.end(),
+                                            [](char c) { return c >= '0' && c <= '9'; });
+  });
+  MSA_CHECK(opts.vocab_size > 256 + kDigitGroupTokens + specials, "vocabulary size {} is too small (at least {})",
+            opts.vocab_size, 256 + kDigitGroupTokens + specials + 1);
+  BpeModelData bpe = with_digit_groups(train_bpe(counts, opts.vocab_size - specials - kDigitGroupTokens));
   std::map<std::string, bool> in_vocab;
   for (const auto& v : bpe.vocab) in_vocab[v] = true;
   for (const std::string& w : tiny_tokenizer_required_tokens())

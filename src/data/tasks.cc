@@ -96,7 +96,15 @@ std::string_view task_name(Task t) {
 int64_t count_text_tokens(std::string_view text) {
   int64_t n = 0;
   bool in_word = false;
+  int64_t digit_run = 0;
   for (unsigned char c : text) {
+    const bool digit = std::isdigit(c);
+    digit_run = digit ? digit_run + 1 : 0;
+    if (digit) {
+      if (digit_run % 3 == 1) ++n;  // digit runs are tokens of up to 3 digits
+      in_word = false;
+      continue;
+    }
     bool letter = std::isalpha(c) || c >= 0x80;
     if (letter) {
       if (!in_word) ++n;
@@ -104,14 +112,14 @@ int64_t count_text_tokens(std::string_view text) {
       continue;
     }
     in_word = false;
-    if (!std::isspace(c)) ++n;  // a digit or a punctuation mark
+    if (!std::isspace(c)) ++n;  // a punctuation mark
   }
   return n;
 }
 
 int64_t memory_document_tokens(int64_t id, std::string_view text) {
   // "<|im_start|>" "[" id "]" "." text "[" id "]" "<|im_end|>"
-  return count_text_tokens(text) + 2 * decimal_digits(id) + 7;
+  return count_text_tokens(text) + 2 * ((decimal_digits(id) + 2) / 3) + 7;
 }
 
 std::vector<Document> generate_filler(int64_t count, int64_t start_id, std::mt19937_64& rng) {

@@ -2,7 +2,7 @@
 // haystack variants and 2-/3-hop chains whose evidence sits in different
 // documents. Text only: the same data feeds `msa bank add`, the trainer, the
 // evaluator and any peer system. Memory sizes are counted in "text tokens"
-// (words, digits and punctuation marks, see count_text_tokens), which is the
+// (words, groups of up to 3 digits and punctuation marks, see count_text_tokens), which is the
 // tiny model's token count and a documented proxy for other tokenizers.
 #pragma once
 
@@ -77,11 +77,12 @@ TaskSet generate_training_memory(Task task, int num_docs, int num_questions, int
 // build a large bank once and reuse it across questions.
 std::vector<Document> generate_filler(int64_t count, int64_t start_id, std::mt19937_64& rng);
 
-// Words, digits and punctuation marks in `text` (the tiny tokenizer's count):
-// a run of letters is 1, every digit is 1, every other non-space character is 1.
+// Words, digit groups and punctuation marks in `text` (the tiny tokenizer's count):
+// a run of letters is 1, a run of n digits is ceil(n/3), every other non-space
+// character is 1.
 int64_t count_text_tokens(std::string_view text);
 // Text tokens of the formatted memory document "<|im_start|>[id]. text[id]<|im_end|>"
-// (spec §3.2): count_text_tokens(text) + 2 * digits(id) + 7.
+// (spec §3.2): count_text_tokens(text) + 2 * ceil(digits(id)/3) + 7.
 int64_t memory_document_tokens(int64_t id, std::string_view text);
 
 // Every string the generators can produce words from (for training the tiny BPE tokenizer).

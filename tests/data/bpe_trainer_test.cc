@@ -74,10 +74,26 @@ TEST(BpeTrainer, MergesMostFrequentPairWithDeterministicTies) {
 TEST(BpeTrainer, CommittedTokenizerLoadsAndCoversEveryWord) {
   ASSERT_TRUE(std::filesystem::exists(kCommitted)) << kCommitted;
   model::Tokenizer tok = model::Tokenizer::load(kCommitted);
-  EXPECT_LE(tok.vocab_size(), 2048u);
+  EXPECT_LE(tok.vocab_size(), 3072u);
   for (const std::string& w : tiny_tokenizer_required_tokens())
     EXPECT_EQ(tok.encode(w).size(), 1u) << "\"" << w << "\" is not one token";
-  for (char d = '0'; d <= '9'; ++d) EXPECT_EQ(tok.encode(std::string(1, d)).size(), 1u);
+  // Every digit string of 1-3 digits is one token; longer runs split left to right.
+  for (int n = 1; n <= 3; ++n)
+    for (int v = 0; v < 1000; v += (n == 3 ? 7 : 1)) {
+      std::string s = std::to_string(v);
+      if (int(s.size()) > n) continue;
+      s = std::string(size_t(n) - s.size(), '0') + s;
+      EXPECT_EQ(tok.encode(s).size(), 1u) << s;
+    }
+  for (int v : {0, 5, 99, 100, 121, 212, 999}) EXPECT_EQ(tok.encode("[" + std::to_string(v) + "]").size(), 3u) << v;
+  {
+    auto ids = tok.encode("[1234]");
+    ASSERT_EQ(ids.size(), 4u);
+    EXPECT_EQ(tok.decode(std::vector<int32_t>{ids[1]}), "123");
+    EXPECT_EQ(tok.decode(std::vector<int32_t>{ids[2]}), "4");
+    EXPECT_EQ(tok.encode("1212121").size(), 3u);
+    EXPECT_EQ(tok.decode(tok.encode("[22274]. x")), "[22274]. x");
+  }
   for (std::string_view s : tiny_special_tokens()) {
     auto ids = tok.encode(s, true);
     ASSERT_EQ(ids.size(), 1u) << s;
@@ -119,12 +135,12 @@ TEST(BpeTrainer, GeneratedTextRoundTripsAndDocsAreShort) {
 }
 
 TEST(BpeTrainer, DeterministicAndCliWritesTheSameFile) {
-  std::string a = train_in_process(2048, 0), b = train_in_process(2048, 0);
+  std::string a = train_in_process(3072, 0), b = train_in_process(3072, 0);
   EXPECT_EQ(a, b);
   auto dir = std::filesystem::temp_directory_path() / ("msa_bpe_test_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   std::string out = (dir / "tok.json").string();
-  std::string cmd = std::string(MSA_BINARY) + " train-tokenizer --vocab-size 2048 --seed 0 --out " + out + " > /dev/null";
+  std::string cmd = std::string(MSA_BINARY) + " train-tokenizer --vocab-size 3072 --seed 0 --out " + out + " > /dev/null";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   EXPECT_EQ(read_file(out), a);
   // Too small a vocabulary is a clear error, not a silently broken tokenizer.
