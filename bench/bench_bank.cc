@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "core/allocator.h"
 #include "common/source_root.h"
 #include "core/timer.h"
 #include "memory/bank.h"
@@ -103,6 +104,7 @@ std::map<std::string, double> open_in_child(const std::string& dir, const std::s
 }  // namespace
 
 int main(int argc, char** argv) {
+  msa::configure_allocator();  // encodes large banks (core/allocator.h)
   bool quick = false, keep = false;
   int64_t target = 10'000'000, batch_docs = 2000;
   std::string dir;

@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/allocator.h"
 #include "core/timer.h"
 #include "data/tasks.h"
 #include "engine/bank_service.h"
@@ -149,6 +150,7 @@ RunResult drive(int port, int clients, double seconds, const std::vector<data::Q
 }  // namespace
 
 int main(int argc, char** argv) {
+  msa::configure_allocator();  // encodes large banks (core/allocator.h)
   Args a;
   std::string sizes = "1m,10m";
   for (int i = 1; i < argc; ++i) {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/command.h"
+#include "core/allocator.h"
 #include "core/error.h"
 #include "core/version.h"
 
@@ -24,6 +25,7 @@ static void usage(FILE* out) {
 }
 
 int main(int argc, char** argv) {
+  msa::configure_allocator();
   if (argc < 2) {
     usage(stderr);
     return 2;

@@ -3,6 +3,8 @@
 // weights); only chance-level sanity and the harness's bookkeeping.
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -131,6 +133,19 @@ TEST(Eval, HopAblationsAndCli) {
                           " --task nope 2>/dev/null";
   EXPECT_NE(std::system(bad.c_str()), 0);
   fs::remove_all(dir);
+}
+
+// Encoding a large memory keeps the heap near the live data (core/allocator.h):
+// before the fix glibc's growing mmap threshold fragmented the heap to ~150 KB
+// per ~5 KB document (256k tokens: 950 MB; an eval at 7M tokens was OOM-killed).
+TEST(Eval, EncodingMemoryStaysNearTheLiveData) {
+  const std::string cmd = std::string(MSA_BINARY) + " eval --model " + random_tiny_model().string() +
+                          " --task niah --sizes 256k --questions 2 --seed 1 > /dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  struct rusage ru {};
+  ASSERT_EQ(getrusage(RUSAGE_CHILDREN, &ru), 0);
+  const double max_rss_mb = double(ru.ru_maxrss) / 1024.0;  // KiB on Linux
+  EXPECT_LT(max_rss_mb, 400.0) << "6 280 documents of ~5 KB each should not need " << max_rss_mb << " MB";
 }
 
 TEST(Eval, PngEncoderAndPlot) {
