@@ -73,6 +73,15 @@ void check(int rc, const char* what, int peer) {
   throw Error(fmt::format("MPI {} with rank {} failed: {}", what, peer, std::string(msg, size_t(n))));
 }
 
+// Receives the message MPI_(I)probe just found (its size is in `st`).
+std::vector<uint8_t> receive_probed(MPI_Status& st, int src, int tag) {
+  int n = 0;
+  MPI_Get_count(&st, MPI_BYTE, &n);
+  std::vector<uint8_t> b(size_t(n > 0 ? n : 0));
+  check(MPI_Recv(b.data(), n, MPI_BYTE, src, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "recv", src);
+  return b;
+}
+
 }  // namespace
 
 void Comm::send(int dst, int tag, const std::vector<uint8_t>& bytes, double timeout_s) {
@@ -108,10 +117,7 @@ std::vector<uint8_t> Comm::recv(int src, int tag, double timeout_s) {
       timeout_s);
   if (!ok) broken = true;
   if (!ok) throw Error(fmt::format("rank {} did not answer within {:.0f} s (dead or hung?)", src, timeout_s));
-  int n = 0;
-  MPI_Get_count(&st, MPI_BYTE, &n);
-  std::vector<uint8_t> b(size_t(n > 0 ? n : 0));
-  check(MPI_Recv(b.data(), n, MPI_BYTE, src, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "recv", src);
+  std::vector<uint8_t> b = receive_probed(st, src, tag);
   bytes_received += b.size();
   return b;
 }
@@ -153,10 +159,7 @@ std::optional<std::vector<uint8_t>> Comm::try_recv(int src, int tag) {
   int flag = 0;
   check(MPI_Iprobe(src, tag, MPI_COMM_WORLD, &flag, &st), "probe", src);
   if (!flag) return std::nullopt;
-  int n = 0;
-  MPI_Get_count(&st, MPI_BYTE, &n);
-  std::vector<uint8_t> b(size_t(n > 0 ? n : 0));
-  check(MPI_Recv(b.data(), n, MPI_BYTE, src, tag, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "recv", src);
+  std::vector<uint8_t> b = receive_probed(st, src, tag);
   bytes_received += b.size();
   return b;
 }

@@ -16,9 +16,12 @@
 #include <string>
 
 #include "../product/product_test_util.h"
+#include "mp_test_util.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+
+using msa::test_util::have_mpirun;
 
 namespace {
 
@@ -44,17 +47,9 @@ std::string last_stderr() {
   return std::string(std::istreambuf_iterator<char>(f), {});
 }
 
-bool have_mpirun() { return std::system("command -v mpirun >/dev/null 2>&1") == 0; }
-
 std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
 
-std::string mpirun(int np) {
-  return "timeout 300 mpirun -np " + std::to_string(np) + " --allow-run-as-root --oversubscribe " +
-         "--mca btl self,tcp --mca btl_tcp_if_include lo " +
-         // Under the sanitizer build, OpenMPI's own runtime (dlopen'd plugins,
-         // unsymbolizable at exit) leaks by design: no leak check in the ranks.
-         "-x ASAN_OPTIONS=detect_leaks=0 " + MSA_BINARY;
-}
+std::string mpirun(int np) { return "timeout 300 " + msa::test_util::mpirun_msa(np); }
 
 json without_timings(const std::string& out) {
   json j = json::parse(out, nullptr, false);
@@ -70,17 +65,7 @@ class MemoryParallel : public ::testing::Test {
     fs::remove_all(root_);
     fs::create_directories(root_);
     model_ = msa::test_util::random_tiny_model_dir("mp");
-    // 14 documents in two namespaces, so every shard holds some of each.
-    std::ofstream f(root_ / "docs.jsonl");
-    const char* words[] = {"apple", "river", "stone", "cloud", "forest", "copper", "violet"};
-    for (int i = 0; i < 14; ++i)
-      f << json{{"text", std::string("Document ") + std::to_string(i) + " talks about the " + words[i % 7] +
-                             " and the " + words[(i * 3) % 7] + " near the " + words[(i + 2) % 7] + "."},
-                {"id", "doc-" + std::to_string(i)},
-                {"namespace", i % 3 == 0 ? "team-a" : "public"}}
-               .dump()
-        << "\n";
-    f.close();
+    msa::test_util::write_mp_corpus(root_ / "docs.jsonl");
     bank_ = root_ / "bank";
     const std::string msa = MSA_BINARY;
     ASSERT_EQ(run(msa + " bank create " + q(bank_) + " --model " + q(model_)).rc, 0) << last_stderr();

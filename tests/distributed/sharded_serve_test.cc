@@ -27,19 +27,18 @@
 #include <thread>
 
 #include "../product/product_test_util.h"
+#include "mp_test_util.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+using msa::test_util::have_mpirun;
+
 namespace {
 
-bool have_mpirun() { return std::system("command -v mpirun >/dev/null 2>&1") == 0; }
 std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
 
-std::string mpirun(int np) {
-  return "mpirun -np " + std::to_string(np) + " --allow-run-as-root --oversubscribe " +
-         "--mca btl self,tcp --mca btl_tcp_if_include lo -x ASAN_OPTIONS=detect_leaks=0 " + MSA_BINARY;
-}
+std::string mpirun(int np) { return msa::test_util::mpirun_msa(np); }
 
 int sh(const std::string& cmd) { return std::system(("timeout 300 " + cmd + " >/dev/null 2>&1").c_str()); }
 
@@ -157,16 +156,7 @@ class ShardedServe : public ::testing::Test {
     fs::remove_all(root_);
     fs::create_directories(root_);
     model_ = msa::test_util::random_tiny_model_dir("mps");
-    std::ofstream f(root_ / "docs.jsonl");
-    const char* words[] = {"apple", "river", "stone", "cloud", "forest", "copper", "violet"};
-    for (int i = 0; i < 14; ++i)
-      f << json{{"text", std::string("Document ") + std::to_string(i) + " talks about the " + words[i % 7] +
-                             " and the " + words[(i * 3) % 7] + " near the " + words[(i + 2) % 7] + "."},
-                {"id", "doc-" + std::to_string(i)},
-                {"namespace", i % 3 == 0 ? "team-a" : "public"}}
-               .dump()
-        << "\n";
-    f.close();
+    msa::test_util::write_mp_corpus(root_ / "docs.jsonl");
     std::ofstream(root_ / "keys.json") << R"({"keys": [{"key": "kall", "namespaces": ["*"]},
                                                        {"key": "ka", "namespaces": ["team-a"]},
                                                        {"key": "kp", "namespaces": ["public"]}]})";
