@@ -206,6 +206,23 @@ std::string self_path() {
 
 }  // namespace
 
+// Runs this program as a child (`--child ARGS`) under `mpirun -np n` (directly
+// for n = 1) with `env_flag`=1 exported to every rank; returns its stdout.
+std::string run_child(int n, const std::string& env_flag, const std::string& args) {
+  std::string cmd = env_flag.empty() ? "" : env_flag + "=1 ";
+  if (n > 1)
+    cmd += "timeout 900 mpirun -np " + std::to_string(n) + " --allow-run-as-root --oversubscribe " +
+           (env_flag.empty() ? "" : "-x " + env_flag + " ") + "--mca btl self,tcp --mca btl_tcp_if_include lo ";
+  cmd += "'" + self_path() + "' --child" + args;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  size_t k;
+  while (p && (k = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), k);
+  if (p) ::pclose(p);
+  return out;
+}
+
 int main(int argc, char** argv) {
   bool quick = false, is_child = false, batch = true;
   int concurrent = 4;
@@ -235,17 +252,8 @@ int main(int argc, char** argv) {
   std::stringstream ss(ranks);
   for (std::string r; std::getline(ss, r, ',');) {
     const int n = std::atoi(r.c_str());
-    std::string cmd = (n > 1 ? "timeout 900 mpirun -np " + r + " --allow-run-as-root --oversubscribe --mca btl self,tcp " +
-                                   "--mca btl_tcp_if_include lo "
-                             : std::string("")) +
-                      "'" + self_path() + "' --child --tokens " + std::to_string(tokens) + " --queries " +
-                      std::to_string(queries);
-    FILE* p = ::popen(cmd.c_str(), "r");
-    std::string out;
-    std::array<char, 4096> buf;
-    size_t k;
-    while (p && (k = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), k);
-    if (p) ::pclose(p);
+    const std::string out = run_child(n, "", " --tokens " + std::to_string(tokens) + " --queries " +
+                                                 std::to_string(queries));
     const auto at = out.find("child ");
     if (at == std::string::npos) {
       std::printf("%6d  FAILED: %s\n", n, out.c_str());
@@ -273,19 +281,10 @@ int main(int argc, char** argv) {
       double v[2] = {0, 0}, per[2] = {0, 0};
       bool same = true;
       for (int b = 0; b < 2; ++b) {
-        std::string cmd = "MSA_BENCH_CONCURRENT=1 " +
-                          (n > 1 ? "timeout 900 mpirun -np " + r + " --allow-run-as-root --oversubscribe " +
-                                       "-x MSA_BENCH_CONCURRENT --mca btl self,tcp --mca btl_tcp_if_include lo "
-                                 : std::string("")) +
-                          "'" + self_path() + "' --child --tokens " + std::to_string(tokens) + " --queries " +
-                          std::to_string(queries) + " --concurrent " + std::to_string(concurrent) +
-                          (b ? " --no-batch" : "");
-        FILE* p = ::popen(cmd.c_str(), "r");
-        std::string out;
-        std::array<char, 4096> buf;
-        size_t k;
-        while (p && (k = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), k);
-        if (p) ::pclose(p);
+        const std::string out =
+            run_child(n, "MSA_BENCH_CONCURRENT",
+                      " --tokens " + std::to_string(tokens) + " --queries " + std::to_string(queries) +
+                          " --concurrent " + std::to_string(concurrent) + (b ? " --no-batch" : ""));
         const auto at = out.find("child ");
         if (at == std::string::npos) {
           std::printf("%6d  FAILED: %s\n", n, out.c_str());
