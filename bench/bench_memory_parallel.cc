@@ -93,6 +93,18 @@ distributed::LocalShards synthetic_shards(int rank, int world, int64_t num_docs)
   return l;
 }
 
+// The benchmark's routing query (4B geometry, mean over heads) over `u`.
+memory::RoutingQuery bench_query(const float* u) {
+  memory::RoutingQuery q;
+  q.u = u;
+  q.Tr = kTr;
+  q.Hq = kHq;
+  q.d = kD;
+  q.k = kTopK;
+  q.head_reduce = kernels::HeadReduce::Mean;
+  return q;
+}
+
 int child(int64_t tokens, int queries) {
   distributed::Comm comm;
   const int64_t num_docs = tokens / kDocTokens;
@@ -111,13 +123,7 @@ int child(int64_t tokens, int queries) {
   const auto s0 = mem.stats();
   for (int qi = 0; qi < queries + 1; ++qi) {
     fill(1000003ull * uint64_t(qi + 1), u.data(), u.size());
-    memory::RoutingQuery q;
-    q.u = u.data();
-    q.Tr = kTr;
-    q.Hq = kHq;
-    q.d = kD;
-    q.k = kTopK;
-    q.head_reduce = kernels::HeadReduce::Mean;
+    const memory::RoutingQuery q = bench_query(u.data());
     Timer t;
     const auto top = snap.view->route(0, q);
     std::vector<int64_t> docs;
@@ -164,12 +170,7 @@ int child_concurrent(int64_t tokens, int queries, int threads, bool batch) {
     std::vector<float> u(size_t(kTr * kHq * kD));
     for (int qi = 0; qi < n; ++qi) {
       fill(7777777ull * uint64_t(t + 1) + uint64_t(qi), u.data(), u.size());
-      memory::RoutingQuery q;
-      q.u = u.data();
-      q.Tr = kTr;
-      q.Hq = kHq;
-      q.d = kD;
-      q.k = kTopK;
+      const memory::RoutingQuery q = bench_query(u.data());
       const auto top = snap.view->route(0, q);
       std::vector<float> k, v;
       int64_t rows = 0;
