@@ -7,6 +7,7 @@
 
 #include "cli/command.h"
 #include "core/allocator.h"
+#include "core/cpu_features.h"
 #include "core/error.h"
 #include "core/version.h"
 
@@ -36,7 +37,12 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (name == "--version") {
-    std::printf("msa %s\n", msa::kVersion);
+    try {
+      std::printf("msa %s (isa_path: %s)\n", msa::kVersion, msa::isa_path());
+    } catch (const msa::Error& e) {  // a bad MSA_ISA
+      std::fprintf(stderr, "msa: error: %s\n", e.what());
+      return 1;
+    }
     return 0;
   }
   auto& cmds = msa::cli::commands();

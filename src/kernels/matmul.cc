@@ -16,6 +16,9 @@ namespace msa::kernels {
 bool matmul_avx512(const float* x, int64_t T, const WeightView& w, float* y);
 bool matmul_avx512_handles(WType type, int64_t T);
 const char* matmul_avx512_name(WType type, int64_t T);
+// matmul_avx2.cc (AVX2+FMA+F16C flags; only after the runtime check). Handles every case.
+void matmul_avx2(const float* x, int64_t T, const WeightView& w, float* y);
+const char* matmul_avx2_name(WType type, int64_t T);
 
 namespace {
 
@@ -78,12 +81,16 @@ void matmul_ref(const float* x, int64_t T, const WeightView& w, float* y) {
 
 void matmul(const float* x, int64_t T, const WeightView& w, float* y) {
   if (T <= 0 || w.rows == 0) return;
-  if (cpu_features().avx512 && matmul_avx512(x, T, w, y)) return;
+  const CpuFeatures& f = cpu_features();
+  if (f.avx512 && matmul_avx512(x, T, w, y)) return;
+  if (f.avx2) return matmul_avx2(x, T, w, y);  // also bf16 on AVX-512 CPUs without BF16
   matmul_portable(x, T, w, y);
 }
 
 const char* matmul_path(WType type, int64_t T) {
-  if (cpu_features().avx512 && matmul_avx512_handles(type, T)) return matmul_avx512_name(type, T);
+  const CpuFeatures& f = cpu_features();
+  if (f.avx512 && matmul_avx512_handles(type, T)) return matmul_avx512_name(type, T);
+  if (f.avx2) return matmul_avx2_name(type, T);
   return "portable";
 }
 

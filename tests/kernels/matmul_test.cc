@@ -1,5 +1,6 @@
-// matmul fast paths (AVX-512 when available, portable otherwise) against the
-// f64 scalar reference, for all weight types, awkward shapes and T = 1..300.
+// matmul paths (portable, AVX2, AVX-512 — each forced in turn; a tier this
+// CPU lacks is skipped with the reason) against the f64 scalar reference, for
+// all weight types, awkward shapes and T = 1..300.
 #include "kernels/matmul.h"
 
 #include <gtest/gtest.h>
@@ -8,11 +9,13 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "core/cpu_features.h"
 #include "core/half.h"
 #include "core/threads.h"
+#include "isa_test_util.h"
 
 using namespace msa::kernels;
 
@@ -100,53 +103,69 @@ double tolerance(WType type) {
   return type == WType::BF16 ? 1e-5 : 2e-6;
 }
 
-class MatmulTest : public ::testing::TestWithParam<WType> {};
+class MatmulTest : public ::testing::TestWithParam<std::tuple<WType, msa::Isa>> {
+ protected:
+  void SetUp() override {
+    if (!msa::set_isa(isa())) GTEST_SKIP() << msa::test::lacks(isa());
+  }
+  void TearDown() override { msa::set_simd_enabled(true); }
+  WType type() const { return std::get<0>(GetParam()); }
+  msa::Isa isa() const { return std::get<1>(GetParam()); }
+};
 
 TEST_P(MatmulTest, MatchesReferenceOnAwkwardShapes) {
   uint32_t seed = 1;
-  for (const Shape& s : kShapes) check_shape(GetParam(), s.T, s.N, s.K, seed++, tolerance(GetParam()));
+  for (const Shape& s : kShapes) check_shape(type(), s.T, s.N, s.K, seed++, tolerance(type()));
 }
 
 TEST_P(MatmulTest, SingleThreadMatchesReference) {
   msa::set_num_threads(1);
-  check_shape(GetParam(), 37, 101, 1500, 99, tolerance(GetParam()));
-  check_shape(GetParam(), 1, 1001, 700, 98, tolerance(GetParam()));
+  check_shape(type(), 37, 101, 1500, 99, tolerance(type()));
+  check_shape(type(), 1, 1001, 700, 98, tolerance(type()));
   msa::set_num_threads(0);
 }
 
 TEST_P(MatmulTest, PortablePathMatchesReference) {
   msa::set_simd_enabled(false);
-  EXPECT_STREQ(matmul_path(GetParam(), 1), "portable");
-  check_shape(GetParam(), 1, 33, 65, 7, 1e-5);
-  check_shape(GetParam(), 11, 19, 300, 8, 1e-5);
-  msa::set_simd_enabled(true);
+  EXPECT_STREQ(matmul_path(type(), 1), "portable");
+  check_shape(type(), 1, 33, 65, 7, 1e-5);
+  check_shape(type(), 11, 19, 300, 8, 1e-5);
+  msa::set_isa(isa());
 }
 
 TEST_P(MatmulTest, ReportsPath) {
-  const std::string p = matmul_path(GetParam(), 512);
-  if (msa::cpu_features().avx512) {
-    EXPECT_NE(p.find("avx512"), std::string::npos) << p;
-    EXPECT_NE(p.find("gemm"), std::string::npos) << p;
-    EXPECT_NE(std::string(matmul_path(GetParam(), 1)).find("gemv"), std::string::npos);
-  } else {
+  const std::string p = matmul_path(type(), 512);
+  if (isa() == msa::Isa::Scalar) {
     EXPECT_EQ(p, "portable");
+    return;
   }
+  // bf16 weights on an AVX-512 CPU without AVX512_BF16 take the AVX2 kernel.
+  const bool avx512 = isa() == msa::Isa::Avx512 && (type() != WType::BF16 || msa::cpu_features().avx512_bf16);
+  EXPECT_EQ(p.rfind(avx512 ? "avx512-" : "avx2-", 0), 0u) << p;
+  EXPECT_NE(p.find("gemm"), std::string::npos) << p;
+  EXPECT_NE(std::string(matmul_path(type(), 1)).find("gemv"), std::string::npos);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllWeightTypes, MatmulTest,
-                         ::testing::Values(WType::F32, WType::BF16, WType::F16),
+INSTANTIATE_TEST_SUITE_P(AllWeightTypesAndIsas, MatmulTest,
+                         ::testing::Combine(::testing::Values(WType::F32, WType::BF16, WType::F16),
+                                            ::testing::Values(msa::Isa::Scalar, msa::Isa::Avx2,
+                                                              msa::Isa::Avx512)),
                          [](const auto& info) {
-                           switch (info.param) {
-                             case WType::F32: return std::string("f32");
-                             case WType::BF16: return std::string("bf16");
-                             case WType::F16: return std::string("f16");
+                           std::string t = "x";
+                           switch (std::get<0>(info.param)) {
+                             case WType::F32: t = "f32"; break;
+                             case WType::BF16: t = "bf16"; break;
+                             case WType::F16: t = "f16"; break;
                            }
-                           return std::string("x");
+                           return t + "_" + msa::isa_name(std::get<1>(info.param));
                          });
 
 // Every T from 1 to 300 on one odd shape (exercises each MR remainder and the
 // GEMV/GEMM switch), bf16 only to keep the test fast.
-TEST(Matmul, EveryTUpTo300Bf16) {
+class MatmulIsa : public msa::test::IsaTest {};
+INSTANTIATE_TEST_SUITE_P(Simd, MatmulIsa, MSA_SIMD_ISAS, msa::test::isa_param_name);
+
+TEST_P(MatmulIsa, EveryTUpTo300Bf16) {
   std::mt19937 rng(5);
   Weights w = make_weights(WType::BF16, 23, 70, rng);
   std::normal_distribution<float> d(0.f, 1.f);
@@ -163,7 +182,7 @@ TEST(Matmul, EveryTUpTo300Bf16) {
 }
 
 // The bf16 path rounds x exactly like msa::f32_to_bf16 (ties to even, NaN kept).
-TEST(Matmul, Bf16RoundingOfActivationsIsExact) {
+TEST_P(MatmulIsa, Bf16RoundingOfActivationsIsExact) {
   // Weight = identity-like selector: y[n] = bf16(x[n]) exactly.
   const int64_t K = 40;
   std::vector<uint16_t> eye(size_t(K * K), 0);
