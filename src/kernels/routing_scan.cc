@@ -302,9 +302,9 @@ int64_t scan_max_tile(ScanType t, int64_t total_cols) {
 const char* routing_scan_path(ScanType t) {
   const CpuFeatures& f = cpu_features();
   switch (t) {
-    case ScanType::F32: return f.avx512 ? "avx512-f32" : "scalar";
-    case ScanType::BF16: return f.avx512_bf16 ? "avx512-bf16" : "scalar";
-    case ScanType::Int8: return f.avx512_vnni ? "avx512-vnni" : "scalar";
+    case ScanType::F32: return f.avx512 ? "avx512-f32" : f.avx2 ? "avx2-f32" : "scalar";
+    case ScanType::BF16: return f.avx512_bf16 ? "avx512-bf16" : f.avx2 ? "avx2-bf16" : "scalar";
+    case ScanType::Int8: return f.avx512_vnni ? "avx512-vnni" : f.avx2 ? "avx2-int8" : "scalar";
   }
   return "scalar";
 }
@@ -324,7 +324,9 @@ void routing_scan(const PackedKeysView& keys, const ScanQueries& q, const uint8_
   const int64_t ngroups = (nblocks + NBG - 1) / NBG;
   const size_t bb = scan_block_bytes(keys.type, q.D);
   const int64_t os = NBG * kScanLanes;  // scratch row stride
-  const bool simd = std::string_view(routing_scan_path(keys.type)) != "scalar";
+  // One tier for the whole scan (int8 partial sums differ between tiers).
+  const std::string_view path = routing_scan_path(keys.type);
+  const bool avx512 = path.starts_with("avx512"), avx2 = path.starts_with("avx2");
   const uint8_t* base = static_cast<const uint8_t*>(keys.data);
   const int64_t slice = std::max<int64_t>(16, 16384 / (int64_t(NBG) * 64));  // steps: 16 KiB of keys
 
@@ -368,7 +370,8 @@ void routing_scan(const PackedKeysView& keys, const ScanQueries& q, const uint8_
           }
           a.out = scratch.data() + tl.col_begin * os;
           a.out_stride = os;
-          if (!simd || !scan_tile_avx512(keys.type, a)) scan_tile_scalar(keys.type, a);
+          const bool done = avx512 ? scan_tile_avx512(keys.type, a) : avx2 && scan_tile_avx2(keys.type, a);
+          if (!done) scan_tile_scalar(keys.type, a);
         }
       }
       // Lane-wise reductions: heads, then query tokens (spec order).

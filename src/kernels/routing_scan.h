@@ -156,6 +156,9 @@ struct ScanTileArgs {
 void scan_tile_scalar(ScanType t, const ScanTileArgs& a);
 // False when this build/CPU has no AVX-512 path for t.
 bool scan_tile_avx512(ScanType t, const ScanTileArgs& a);
+// AVX2 tile (any ncols ≥ 1). Int8 partial sums (finish=false) are Σ (u8−128)·s8,
+// not Σ u8·s8 as in the scalar/AVX-512 tiles: never mix tiers within one scan.
+bool scan_tile_avx2(ScanType t, const ScanTileArgs& a);
 // Tile shape for a scan with `total_cols` query columns: blocks per group and
 // the widest column tile (AVX-512 register budget: ≤24 f32/bf16 accumulators;
 // ≤16 for vpdpbusd, whose rate halves with more independent chains here).

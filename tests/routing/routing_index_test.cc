@@ -9,6 +9,7 @@
 #include <set>
 
 #include "core/cpu_features.h"
+#include "../kernels/isa_test_util.h"
 #include "core/error.h"
 #include "routing_test_util.h"
 
@@ -90,11 +91,8 @@ void expect_close(const std::vector<DocScore>& got, const std::vector<DocScore>&
   }
 }
 
-class RoutingIndexPaths : public testing::TestWithParam<bool> {
- protected:
-  void SetUp() override { set_simd_enabled(GetParam()); }
-  void TearDown() override { set_simd_enabled(true); }
-};
+// Every tier (scalar, avx2, avx512) forced in turn; a tier this CPU lacks is skipped with the reason.
+class RoutingIndexPaths : public msa::test::IsaTest {};
 
 // Exact equality with brute force: integer-valued keys/queries make every
 // score exact (so ties are real ties and must break to the lower id).
@@ -196,8 +194,8 @@ TEST_P(RoutingIndexPaths, Int8RescoreRecall) {
   EXPECT_GE(hit / total, 0.98);
 }
 
-INSTANTIATE_TEST_SUITE_P(SimdAndScalar, RoutingIndexPaths, testing::Values(true, false),
-                         [](const auto& i) { return i.param ? "simd" : "scalar"; });
+INSTANTIATE_TEST_SUITE_P(EveryIsa, RoutingIndexPaths, testing::Values(msa::Isa::Scalar, msa::Isa::Avx2, msa::Isa::Avx512),
+                         msa::test::isa_param_name);
 
 TEST(RoutingIndex, CompactKeepsResults) {
   std::mt19937 rng(15);

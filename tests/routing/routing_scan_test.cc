@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/cpu_features.h"
+#include "../kernels/isa_test_util.h"
 #include "core/half.h"
 #include "routing_test_util.h"
 
@@ -103,11 +104,8 @@ void check_case(const Case& k, bool integer_data, std::mt19937& rng) {
   }
 }
 
-class RoutingScanPaths : public testing::TestWithParam<bool> {
- protected:
-  void SetUp() override { set_simd_enabled(GetParam()); }
-  void TearDown() override { set_simd_enabled(true); }
-};
+// Every tier (scalar, avx2, avx512) forced in turn; a tier this CPU lacks is skipped with the reason.
+class RoutingScanPaths : public msa::test::IsaTest {};
 
 TEST_P(RoutingScanPaths, MatchesReferenceAllReductions) {
   std::mt19937 rng(7);
@@ -123,6 +121,18 @@ TEST_P(RoutingScanPaths, MatchesReferenceAllReductions) {
           // Large D: the scan splits D into L1-sized slices (partial sums carried over).
           check_case({t, 4, 80, 8, Tr, 40, hr, qr}, /*integer_data=*/true, rng);
         }
+}
+
+TEST_P(RoutingScanPaths, PathIsTheForcedTier) {
+  for (ScanType t : {ScanType::F32, ScanType::BF16, ScanType::Int8}) {
+    const std::string p = routing_scan_path(t);
+    // AVX-512 without BF16/VNNI runs the AVX2 tile for that key type.
+    const bool avx512 = GetParam() == msa::Isa::Avx512 &&
+                        (t == ScanType::F32 || (t == ScanType::BF16 ? cpu_features().avx512_bf16
+                                                                    : cpu_features().avx512_vnni));
+    const char* want = GetParam() == msa::Isa::Scalar ? "scalar" : avx512 ? "avx512" : "avx2";
+    EXPECT_EQ(p.rfind(want, 0), 0u) << p;
+  }
 }
 
 TEST_P(RoutingScanPaths, EmptyQueryGivesLowestScore) {
@@ -152,8 +162,8 @@ TEST_P(RoutingScanPaths, BlockMaskSkipsBlocks) {
   for (int c = 64; c < 128; ++c) EXPECT_EQ(cs[size_t(c)], 777.f) << c;
 }
 
-INSTANTIATE_TEST_SUITE_P(SimdAndScalar, RoutingScanPaths, testing::Values(true, false),
-                         [](const auto& i) { return i.param ? "simd" : "scalar"; });
+INSTANTIATE_TEST_SUITE_P(EveryIsa, RoutingScanPaths, testing::Values(msa::Isa::Scalar, msa::Isa::Avx2, msa::Isa::Avx512),
+                         msa::test::isa_param_name);
 
 TEST(RoutingScan, DocTopKTiesAndFilters) {
   // chunk scores: docs {0:[1,5]}, {1:[5]}, {2:[]}, {3:[2,2]}, {4:[5,0]}
