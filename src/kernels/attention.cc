@@ -13,10 +13,15 @@ namespace msa::kernels {
 // false for head dims it does not handle.
 bool attention_avx512(const float* q, const float* k, const float* v, const AttentionShape& s,
                       float* out, bool causal);
+// attention_avx2.cc (AVX2+FMA flags; only after the runtime check). Same contract.
+bool attention_avx2(const float* q, const float* k, const float* v, const AttentionShape& s,
+                    float* out, bool causal);
 
 void attention(const float* q, const float* k, const float* v, const AttentionShape& s,
                float* out, bool causal) {
-  if (cpu_features().avx512 && attention_avx512(q, k, v, s, out, causal)) return;
+  const CpuFeatures& f = cpu_features();
+  if (f.avx512 && attention_avx512(q, k, v, s, out, causal)) return;
+  if (f.avx2 && attention_avx2(q, k, v, s, out, causal)) return;
   const int64_t G = s.Hq / s.Hkv, d = s.d;
   const float scale = 1.0f / std::sqrt(float(d));
   const int64_t qstride = s.Hq * d, kstride = s.Hkv * d;

@@ -8,9 +8,12 @@ namespace msa::kernels {
 
 // elementwise_avx512.cc (AVX-512 flags; only after the runtime check).
 void rmsnorm_avx512(const float* x, const float* w, int64_t rows, int64_t n, float eps, float* out);
+// elementwise_avx2.cc (AVX2+FMA flags; only after the runtime check).
+void rmsnorm_avx2(const float* x, const float* w, int64_t rows, int64_t n, float eps, float* out);
 
 void rmsnorm(const float* x, const float* w, int64_t rows, int64_t n, float eps, float* out) {
   if (cpu_features().avx512) return rmsnorm_avx512(x, w, rows, n, eps, out);
+  if (cpu_features().avx2) return rmsnorm_avx2(x, w, rows, n, eps, out);
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * n;
     float* o = out + r * n;
