@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/allocator.h"
+#include "common/machine_limits.h"
 #include "common/source_root.h"
 #include "core/timer.h"
 #include "memory/bank.h"
@@ -105,6 +106,7 @@ std::map<std::string, double> open_in_child(const std::string& dir, const std::s
 
 int main(int argc, char** argv) {
   msa::configure_allocator();  // encodes large banks (core/allocator.h)
+  msa::bench::print_isa_path();
   bool quick = false, keep = false;
   int64_t target = 10'000'000, batch_docs = 2000;
   std::string dir;

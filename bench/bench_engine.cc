@@ -123,6 +123,7 @@ Result run_preset(const std::string& preset, const fs::path& cache, bool quick, 
 }  // namespace
 
 int main(int argc, char** argv) {
+  msa::bench::print_isa_path();
   bool quick = false;
   std::string presets = "0.6b,4b";
   fs::path cache = std::getenv("MSA_BENCH_CACHE") ? fs::path(std::getenv("MSA_BENCH_CACHE")) : fs::path(".cache") / "bench-models";

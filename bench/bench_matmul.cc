@@ -88,6 +88,7 @@ std::string load_average() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  msa::bench::print_isa_path();
   bool quick = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;

@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/machine_limits.h"
 #include "core/timer.h"
 #include "distributed/sharded_memory.h"
 #include "memory/routing_index.h"
@@ -242,6 +243,7 @@ int main(int argc, char** argv) {
   }
   if (is_child && concurrent > 0 && std::getenv("MSA_BENCH_CONCURRENT")) return child_concurrent(tokens, queries, concurrent, batch);
   if (is_child) return child(tokens, queries);
+  msa::bench::print_isa_path();
   if (quick) tokens = std::min<int64_t>(tokens, 1'000'000), queries = std::min(queries, 10);
   std::printf("memory parallel: one routing layer, 4B geometry (Hkv %lld, d %lld, Hq %lld, pool %lld), "
               "%lld-token docs, %lld routing tokens, top-%lld; bank %lld tokens\n",

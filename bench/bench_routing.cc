@@ -204,6 +204,7 @@ int main(int argc, char** argv) {
     return faiss_child(std::atoi(argv[2]), std::atoll(argv[3]), std::atoll(argv[4]), std::atoll(argv[5]),
                        std::atoi(argv[6]));
 #endif
+  msa::bench::print_isa_path();
   bool quick = false, faiss = true;
   int64_t max_tokens = 100'000'000, only_tokens = 0;
   std::string only_dims;

@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/machine_limits.h"
 #include "core/allocator.h"
 #include "core/timer.h"
 #include "data/tasks.h"
@@ -151,6 +152,7 @@ RunResult drive(int port, int clients, double seconds, const std::vector<data::Q
 
 int main(int argc, char** argv) {
   msa::configure_allocator();  // encodes large banks (core/allocator.h)
+  msa::bench::print_isa_path();
   Args a;
   std::string sizes = "1m,10m";
   for (int i = 1; i < argc; ++i) {

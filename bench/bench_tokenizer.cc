@@ -23,6 +23,7 @@
 #include "core/timer.h"
 #include "model/tokenizer.h"
 #include "model/tokenizer_json.h"
+#include "common/machine_limits.h"
 #include "common/source_root.h"
 
 namespace fs = std::filesystem;
@@ -84,6 +85,7 @@ size_t encode_all(const Tokenizer& tok, const std::vector<std::string>& docs, si
 }  // namespace
 
 int main(int argc, char** argv) {
+  msa::bench::print_isa_path();
   bool quick = false;
   double mb = -1;
   std::string tok_path;

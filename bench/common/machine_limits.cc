@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -17,6 +18,44 @@ float bf16_dot_loop(int64_t iters);
 float fp32_fma_loop(int64_t iters);
 float int8_dot_loop(int64_t iters);
 float read_sum(const float* p, size_t n);
+float fp32_fma_loop_avx2(int64_t iters);
+float int8_dot_loop_avx2(int64_t iters);
+float read_sum_avx2(const float* p, size_t n);
+
+#if defined(__x86_64__)
+#define MSA_OPAQUE_F "+x"
+#else
+#define MSA_OPAQUE_F "+w"
+#endif
+
+// Scalar tier: what the portable kernels issue (compiled without -mfma: a
+// multiply and an add per product). 8 chains cover the latency.
+float fp32_scalar_loop(int64_t iters) {
+  constexpr int C = 8;
+  float acc[C];
+  for (int i = 0; i < C; ++i) acc[i] = float(i);
+  float a = 0.999f, b = 1e-7f;
+  for (int64_t it = 0; it < iters; ++it) {
+    __asm__ volatile("" : MSA_OPAQUE_F(a), MSA_OPAQUE_F(b));
+    for (int i = 0; i < C; ++i) acc[i] = acc[i] * a + b;
+    // Keep the chains in registers and un-vectorised (one lane each, like the scalar kernels).
+    __asm__ volatile("" : MSA_OPAQUE_F(acc[0]), MSA_OPAQUE_F(acc[1]), MSA_OPAQUE_F(acc[2]), MSA_OPAQUE_F(acc[3]), MSA_OPAQUE_F(acc[4]), MSA_OPAQUE_F(acc[5]),
+                     MSA_OPAQUE_F(acc[6]), MSA_OPAQUE_F(acc[7]));
+  }
+  float s = 0;
+  for (float x : acc) s += x;
+  return s;
+}
+
+// Plain C++ read (the compiler vectorises it with the baseline ISA, SSE2).
+float read_sum_scalar(const float* p, size_t n) {
+  float a[8] = {};
+  for (size_t i = 0; i < n; i += 8)
+    for (int j = 0; j < 8; ++j) a[j] += p[i + size_t(j)];
+  float s = 0;
+  for (float x : a) s += x;
+  return s;
+}
 }  // namespace detail
 
 namespace {
@@ -44,22 +83,31 @@ double peak_rate(int threads, double ops_per_iter, Loop loop) {
 }  // namespace
 
 double measure_bf16_peak_gflops(int threads) {
-  if (!cpu_features().avx512_bf16) return 0;
-  return peak_rate(threads, 12.0 * 16 * 4, detail::bf16_dot_loop);  // 12 instr × 16 lanes × 2 pairs × 2
+  const CpuFeatures& f = cpu_features();
+  if (f.avx512_bf16) return peak_rate(threads, 12.0 * 16 * 4, detail::bf16_dot_loop);  // 12 instr × 16 lanes × 2 pairs × 2
+  // Without vdpbf16ps the bf16 kernels widen to f32 and use FMA: that is their peak.
+  if (f.avx2) return peak_rate(threads, 10.0 * 8 * 2, detail::fp32_fma_loop_avx2);
+  return peak_rate(threads, 8.0 * 2, detail::fp32_scalar_loop);
 }
 
 double measure_fp32_peak_gflops(int threads) {
-  if (!cpu_features().avx512) return 0;
-  return peak_rate(threads, 12.0 * 16 * 2, detail::fp32_fma_loop);
+  const CpuFeatures& f = cpu_features();
+  if (f.avx512) return peak_rate(threads, 12.0 * 16 * 2, detail::fp32_fma_loop);
+  if (f.avx2) return peak_rate(threads, 10.0 * 8 * 2, detail::fp32_fma_loop_avx2);
+  return peak_rate(threads, 8.0 * 2, detail::fp32_scalar_loop);
 }
 
 double measure_int8_peak_gops(int threads) {
-  if (!cpu_features().avx512_vnni) return 0;
-  return peak_rate(threads, 10.0 * 16 * 8, detail::int8_dot_loop);  // 4 products + 4 adds per lane
+  const CpuFeatures& f = cpu_features();
+  if (f.avx512_vnni) return peak_rate(threads, 10.0 * 16 * 8, detail::int8_dot_loop);  // 4 products + 4 adds per lane
+  if (f.avx2) return peak_rate(threads, 4.0 * 32 * 2, detail::int8_dot_loop_avx2);     // 32 products + adds per step
+  return peak_rate(threads, 8.0 * 2, detail::fp32_scalar_loop);  // the scalar scan's integer multiply-adds: ~ f32 rate
 }
 
 double measure_read_bandwidth_gbs(size_t bytes, int threads) {
-  if (!cpu_features().avx512) return 0;
+  const CpuFeatures& f = cpu_features();
+  float (*read_sum)(const float*, size_t) =
+      f.avx512 ? detail::read_sum : f.avx2 ? detail::read_sum_avx2 : detail::read_sum_scalar;
   const size_t chunk = 128 * sizeof(float) * size_t(threads);
   const size_t n = std::max(bytes / chunk, size_t(1)) * chunk / sizeof(float);
   // 2 MiB-aligned with transparent huge pages: pre-touching 1 GiB in 4 KiB
@@ -81,13 +129,17 @@ double measure_read_bandwidth_gbs(size_t bytes, int threads) {
     Timer timer;
     float sink = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : sink)
-    sink += detail::read_sum(buf + size_t(omp_get_thread_num()) * per, per);
+    sink += read_sum(buf + size_t(omp_get_thread_num()) * per, per);
     const double s = timer.seconds();
     g_sink = sink;
     if (pass > 0) best = std::max(best, double(n * sizeof(float)) / s / 1e9);
   }
   std::free(buf);
   return best;
+}
+
+void print_isa_path() {
+  std::printf("# isa_path: %s\n# cpu: %s (%s)\n", isa_path(), cpu_model_name(), cpu_flags_summary());
 }
 
 }  // namespace msa::bench

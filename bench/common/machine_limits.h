@@ -12,8 +12,13 @@
 // The peak loops are register-resident with enough independent accumulator
 // chains to cover the instruction latency (12 for vdpbf16ps / FMA; 10 for
 // vpdpbusd, which halves its rate with 16 — see docs/machine.md). A GFLOP is a
-// multiply-add counted as 2. Without AVX-512 (or MSA_ISA=scalar) the ISA
-// probes return 0.
+// multiply-add counted as 2. Each probe measures the ISA tier in use (MSA_ISA
+// or the best the CPU has): AVX-512 loops (vdpbf16ps, vpdpbusd, zmm FMA and
+// loads) where the tier has them, else the AVX2 loops the AVX2 kernels issue
+// (ymm FMA for f32 and bf16 — bf16 is widened to f32 there —, vpmaddubsw +
+// vpmaddwd for int8, ymm loads), else scalar loops: never 0, so no ratio is inf.
+// print_isa_path() writes the `# isa_path: <tier>` and `# cpu: <model>` lines
+// every benchmark starts with.
 #pragma once
 
 #include <cstddef>
@@ -33,5 +38,8 @@ double measure_fp32_peak_gflops(int threads);
 
 // vpdpbusd peak (u8×s8, 4 products + adds per i32 lane), in GOP/s.
 double measure_int8_peak_gops(int threads);
+
+// "# isa_path: avx2" and "# cpu: <model name> (<vector extensions>)" comment lines on stdout.
+void print_isa_path();
 
 }  // namespace msa::bench
