@@ -1,6 +1,8 @@
 // Golden parity: `msa conformance` on shared/golden/set1 must reproduce every
 // tensor of expected.safetensors within the set's suggested tolerances
-// (integers exactly). Runs the real binary, as a user would.
+// (integers exactly), under every ISA tier this CPU has (MSA_ISA=scalar, avx2,
+// avx512 forced in turn; a missing tier is reported as skipped). Runs the real
+// binary, as a user would.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,6 +11,7 @@
 #include <filesystem>
 #include <string>
 
+#include "core/cpu_features.h"
 #include "model/safetensors.h"
 
 namespace fs = std::filesystem;
@@ -27,9 +30,11 @@ Tol tolerance_for(const std::string& name) {
   return {1e-3, 1e-3};  // logits
 }
 
-void compare_sets(const std::string& set_dir) {
-  const std::string out = (fs::temp_directory_path() / ("msa_conf_" + std::to_string(::getpid()) + ".safetensors")).string();
-  const std::string cmd = std::string(MSA_BINARY) + " conformance " + set_dir + " --out " + out + " > /dev/null";
+void compare_sets(const std::string& set_dir, msa::Isa isa) {
+  const std::string out = (fs::temp_directory_path() / ("msa_conf_" + std::to_string(::getpid()) + "_" +
+                                                          msa::isa_name(isa) + ".safetensors")).string();
+  const std::string cmd = std::string("MSA_ISA=") + msa::isa_name(isa) + " " + MSA_BINARY + " conformance " + set_dir +
+                          " --out " + out + " > /dev/null";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   SafetensorsFile got(out), want(set_dir + "/expected.safetensors");
   ASSERT_EQ(got.tensors().size(), want.tensors().size());
@@ -61,14 +66,22 @@ void compare_sets(const std::string& set_dir) {
     }
     ++checked;
   }
-  std::printf("checked %d tensors of %s\n", checked, set_dir.c_str());
+  std::printf("checked %d tensors of %s under MSA_ISA=%s\n", checked, set_dir.c_str(), msa::isa_name(isa));
   fs::remove(out);
 }
 
 }  // namespace
 
-TEST(Conformance, GoldenSet1) {
+class Conformance : public ::testing::TestWithParam<msa::Isa> {};
+
+TEST_P(Conformance, GoldenSet1) {
+  if (!msa::cpu_supports(GetParam()))
+    GTEST_SKIP() << "this CPU lacks the " << msa::isa_name(GetParam()) << " path (it has: " << msa::cpu_flags_summary() << ")";
   const std::string set = std::string(MSA_SHARED_DIR) + "/golden/set1";
   if (!fs::exists(set + "/expected.safetensors")) GTEST_SKIP() << "golden set not found at " << set;
-  compare_sets(set);
+  compare_sets(set, GetParam());
 }
+
+INSTANTIATE_TEST_SUITE_P(EveryIsa, Conformance,
+                         ::testing::Values(msa::Isa::Scalar, msa::Isa::Avx2, msa::Isa::Avx512),
+                         [](const auto& info) { return std::string(msa::isa_name(info.param)); });
