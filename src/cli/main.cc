@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
+    msa::cpu_features();  // a bad MSA_ISA fails here, before any work, with its own message
     return it->second.fn(argc - 1, argv + 1);
   } catch (const msa::Error& e) {
     std::fprintf(stderr, "msa %s: error: %s\n", name.c_str(), e.what());
