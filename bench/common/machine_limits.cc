@@ -30,7 +30,9 @@ float read_sum_avx2(const float* p, size_t n);
 
 // Scalar tier: what the portable kernels issue (compiled without -mfma: a
 // multiply and an add per product). 8 chains cover the latency.
-float fp32_scalar_loop(int64_t iters) {
+// Not vectorised (one lane per chain, like the scalar kernels; GCC would otherwise
+// pack the chains into SSE vectors and spill them every iteration).
+__attribute__((optimize("no-tree-vectorize", "no-tree-slp-vectorize"))) float fp32_scalar_loop(int64_t iters) {
   constexpr int C = 8;
   float acc[C];
   for (int i = 0; i < C; ++i) acc[i] = float(i);
@@ -38,9 +40,6 @@ float fp32_scalar_loop(int64_t iters) {
   for (int64_t it = 0; it < iters; ++it) {
     __asm__ volatile("" : MSA_OPAQUE_F(a), MSA_OPAQUE_F(b));
     for (int i = 0; i < C; ++i) acc[i] = acc[i] * a + b;
-    // Keep the chains in registers and un-vectorised (one lane each, like the scalar kernels).
-    __asm__ volatile("" : MSA_OPAQUE_F(acc[0]), MSA_OPAQUE_F(acc[1]), MSA_OPAQUE_F(acc[2]), MSA_OPAQUE_F(acc[3]), MSA_OPAQUE_F(acc[4]), MSA_OPAQUE_F(acc[5]),
-                     MSA_OPAQUE_F(acc[6]), MSA_OPAQUE_F(acc[7]));
   }
   float s = 0;
   for (float x : acc) s += x;
