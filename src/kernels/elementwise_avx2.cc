@@ -48,3 +48,44 @@ void swiglu_avx2(const float* gate, const float* up, int64_t n, float* out) {
 }
 
 }  // namespace msa::kernels
+
+namespace msa::kernels {
+
+// RoPE rotation of one head (rope.cc): v[i] = a·c − b·s, v[i+half] = b·c + a·s,
+// the scalar loop's operations; with FMA available GCC contracts one multiply
+// and the add into an FMA (one rounding fewer), so results agree to ~1 ulp.
+void rope_rotate_avx2(float* v, const float* c, const float* s, int64_t half) {
+  int64_t i = 0;
+  for (; i + 8 <= half; i += 8) {
+    const __m256 a = _mm256_loadu_ps(v + i), b = _mm256_loadu_ps(v + i + half);
+    const __m256 cv = _mm256_loadu_ps(c + i), sv = _mm256_loadu_ps(s + i);
+    _mm256_storeu_ps(v + i, _mm256_sub_ps(_mm256_mul_ps(a, cv), _mm256_mul_ps(b, sv)));
+    _mm256_storeu_ps(v + i + half, _mm256_add_ps(_mm256_mul_ps(b, cv), _mm256_mul_ps(a, sv)));
+  }
+  for (; i < half; ++i) {
+    const float a = v[i], b = v[i + half];
+    v[i] = a * c[i] - b * s[i];
+    v[i + half] = b * c[i] + a * s[i];
+  }
+}
+
+// Mean of rows [b, e) of x [·, dim] into o (pooling.cc): the same sums in the
+// same order as the scalar loop (row by row), so bit-identical to it.
+void mean_rows_avx2(const float* x, int64_t b, int64_t e, int64_t dim, float* o) {
+  const float inv = 1.0f / float(e - b);
+  const __m256 invv = _mm256_set1_ps(inv);
+  for (int64_t i0 = 0; i0 < dim; i0 += 64) {  // 8 ymm accumulators per pass over the rows
+    const int64_t w = dim - i0 < 64 ? dim - i0 : 64;
+    __m256 acc[8];
+    for (auto& a : acc) a = _mm256_setzero_ps();
+    for (int64_t j = b; j < e; ++j) {
+      const float* r = x + j * dim + i0;
+      for (int k = 0; k < 8 && 8 * k < w; ++k)
+        acc[k] = _mm256_add_ps(acc[k], _mm256_maskload_ps(r + 8 * k, avx2::tail_mask8(w - 8 * k)));
+    }
+    for (int k = 0; k < 8 && 8 * k < w; ++k)
+      _mm256_maskstore_ps(o + i0 + 8 * k, avx2::tail_mask8(w - 8 * k), _mm256_mul_ps(acc[k], invv));
+  }
+}
+
+}  // namespace msa::kernels

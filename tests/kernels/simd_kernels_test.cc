@@ -10,7 +10,9 @@
 
 #include "core/cpu_features.h"
 #include "kernels/attention.h"
+#include "kernels/pooling.h"
 #include "kernels/rmsnorm.h"
+#include "kernels/rope.h"
 #include "kernels/swiglu.h"
 #include "isa_test_util.h"
 
@@ -105,6 +107,33 @@ TEST_P(SimdKernels, SwigluMatchesScalar) {
   for (size_t i = 0; i < 7; ++i) {
     const double want = double(g[i]) / (1 + std::exp(-double(g[i]))) * 2.0;
     EXPECT_NEAR(out[i], want, 1e-6 * (1 + std::fabs(want))) << "g=" << g[i];
+  }
+}
+
+// RoPE: the scalar loop's operations, one multiply-add contracted to an FMA (≈1 ulp).
+TEST_P(SimdKernels, RopeMatchesScalar) {
+  for (int64_t d : {8, 64, 128, 24}) {
+    const int64_t T = 5, heads = 3;
+    std::vector<int32_t> pos = {0, 1, 7, 1000, 40000};
+    const auto x = randv(size_t(T * heads * d), uint32_t(d), 2.f);
+    EXPECT_LT(simd_vs_scalar(x.size(), [&](float* out) {
+                std::copy(x.begin(), x.end(), out);
+                rope_apply(out, T, heads, d, pos.data(), 1e6f);
+              }),
+              1e-6)
+        << "d=" << d;
+  }
+}
+
+// Mean pooling: the same additions in the same order: bit-identical.
+TEST_P(SimdKernels, MeanPoolMatchesScalarExactly) {
+  for (int64_t dim : {1, 7, 64, 100, 1024}) {
+    const int64_t n = 130, P = 64;
+    const auto x = randv(size_t(n * dim), uint32_t(dim), 3.f);
+    EXPECT_EQ(simd_vs_scalar(size_t(num_chunks(n, P) * dim),
+                             [&](float* out) { mean_pool_chunks(x.data(), n, dim, P, out); }),
+              0.0)
+        << "dim=" << dim;
   }
 }
 
