@@ -52,12 +52,24 @@ struct NewDocument {
   std::string external_id;            // optional; unique among live documents
   std::string ns = kDefaultNamespace;  // namespace
   std::string metadata;               // optional JSON text (stored verbatim)
+  // Optional: the document's token ids exactly as stage 1 must see them (a
+  // golden conformance set gives ids, not text); text is still stored for
+  // injection. Empty: the text is framed and tokenised as usual.
+  std::vector<int32_t> token_ids;
+  // Optional: the document's stage-1 encoding, already computed by the caller
+  // with this bank's model (msa eval reuses one encoding across memory sizes;
+  // documents are encoded independently, so it is exactly what the bank would
+  // compute). Null: the bank encodes the document.
+  std::shared_ptr<const EncodedDocument> encoded;
 };
 
 struct BankCreateOptions {
   bankfmt::VecType routing_keys = bankfmt::VecType::BF16;
   bankfmt::VecType content_k = bankfmt::VecType::BF16;
   bankfmt::VecType content_v = bankfmt::VecType::BF16;
+  // Optional: the template prefix ids (a golden set gives them and has no
+  // tokenizer). Empty: the model's tokenizer.json splits the prompt template.
+  std::vector<int32_t> template_prefix_ids;
 };
 
 struct BankOpenOptions {
