@@ -121,7 +121,7 @@ RunResult combine(const std::vector<RunResult>& runs) {
     c.ok += r.ok;
     c.errors += r.errors;
     c.seconds += r.seconds;
-    for (auto* v : {&RunResult::route, &RunResult::prefill, &RunResult::decode, &RunResult::latency})
+    for (auto v : {&RunResult::route, &RunResult::prefill, &RunResult::decode, &RunResult::latency})
       (c.*v).insert((c.*v).end(), (r.*v).begin(), (r.*v).end());
   }
   c.rps = c.seconds > 0 ? double(c.ok) / c.seconds : 0;

@@ -115,13 +115,14 @@ void open_temporary_bank(TemporaryBank* tb, const std::string& set_dir, std::sha
   bo.routing_storage = mode == ConformanceMemory::BankInt8 ? memory::KeyStorage::Int8 : memory::KeyStorage::BF16;
   tb->bank = memory::Bank::open(tb->dir.string(), bo);
   std::vector<memory::NewDocument> in;
+  std::vector<memory::PreparedDocument> prepared;
   for (size_t i = 0; i < docs.size(); ++i) {
     memory::NewDocument d;
     d.text = fmt::format("golden document {}", i);
-    d.token_ids = docs[i];
     in.push_back(std::move(d));
+    prepared.push_back({docs[i], nullptr});
   }
-  const auto ids = tb->bank->add_documents(in);
+  const auto ids = tb->bank->add_prepared(in, prepared);
   for (size_t i = 0; i < ids.size(); ++i) MSA_ASSERT(ids[i] == int64_t(i));
   tb->snapshot = tb->bank->snapshot_all();
 }

@@ -31,16 +31,14 @@ PersistentMemory::PersistentMemory(const fs::path& work_dir, const fs::path& mod
   bo.model_dir = model_dir.string();
   bo.verify_checksums = false;  // written just now by this process
   bank_ = memory::Bank::open(dir_.string(), bo);
-  std::vector<memory::NewDocument> batch;
-  batch.reserve(docs.size());
+  std::vector<memory::NewDocument> batch(docs.size());
+  std::vector<memory::PreparedDocument> prepared(docs.size());
   for (size_t i = 0; i < docs.size(); ++i) {
-    memory::NewDocument d;
-    d.text = texts[i];
+    batch[i].text = texts[i];
     // Non-owning: the caller's encodings outlive this constructor's commit.
-    d.encoded = std::shared_ptr<const memory::EncodedDocument>(std::shared_ptr<const void>(), docs[i]);
-    batch.push_back(std::move(d));
+    prepared[i].encoded = std::shared_ptr<const memory::EncodedDocument>(std::shared_ptr<const void>(), docs[i]);
   }
-  const auto ids = bank_->add_documents(batch);
+  const auto ids = bank_->add_prepared(batch, prepared);
   MSA_CHECK(ids.empty() || (ids.front() == 0 && ids.back() == int64_t(ids.size()) - 1),
             "persistent memory: the bank did not assign ids 0..{}", ids.size() - 1);
   snapshot_ = bank_->snapshot_all();

@@ -367,9 +367,19 @@ std::vector<int64_t> Bank::write(const std::vector<NewDocument>& docs_in, const 
   return write_impl(docs_in, replaces, nullptr, tokens_out);
 }
 
+std::vector<int64_t> Bank::add_prepared(const std::vector<NewDocument>& docs,
+                                        const std::vector<PreparedDocument>& prepared) {
+  MSA_CHECK(prepared.size() == docs.size(), "add_prepared: {} documents but {} prepared inputs", docs.size(),
+            prepared.size());
+  return write_impl(docs, std::vector<int64_t>(docs.size(), -1), nullptr, nullptr, &prepared);
+}
+
 std::vector<int64_t> Bank::write_impl(const std::vector<NewDocument>& docs_in, const std::vector<int64_t>& replaces,
-                                      const std::vector<int64_t>* new_ids, int64_t* tokens_out) {
+                                      const std::vector<int64_t>* new_ids, int64_t* tokens_out,
+                                      const std::vector<PreparedDocument>* prepared) {
   Impl& im = *impl_;
+  static const PreparedDocument kNothingPrepared;
+  auto prep = [&](size_t i) -> const PreparedDocument& { return prepared ? (*prepared)[i] : kNothingPrepared; };
   MSA_CHECK(im.lock, "bank '{}' is open read-only", dir_);
   MSA_CHECK(docs_in.size() == replaces.size(), "write: {} documents but {} replace ids", docs_in.size(), replaces.size());
   if (docs_in.empty()) return {};
@@ -384,9 +394,9 @@ std::vector<int64_t> Bank::write_impl(const std::vector<NewDocument>& docs_in, c
     check_same_model(st->manifest.model, model_identity(*mdl), dir_);
     im.model = mdl;
   }
-  const bool all_pretokenized = std::all_of(docs_in.begin(), docs_in.end(), [](const NewDocument& d) {
-    return !d.token_ids.empty() || d.encoded != nullptr;
-  });
+  bool all_pretokenized = prepared != nullptr;
+  for (size_t i = 0; prepared && i < docs_in.size(); ++i)
+    all_pretokenized = all_pretokenized && (!prep(i).token_ids.empty() || prep(i).encoded != nullptr);
   if (!im.tok && !all_pretokenized) {
     im.tok = im.opt.tokenizer;
     if (!im.tok)
@@ -439,7 +449,7 @@ std::vector<int64_t> Bank::write_impl(const std::vector<NewDocument>& docs_in, c
   const int64_t max_tokens = im.model->config().max_position_embeddings;
   std::vector<size_t> to_encode;  // documents without a given encoding
   for (size_t i = 0; i < docs.size(); ++i) {
-    if (const EncodedDocument* e = docs[i].encoded.get()) {
+    if (const EncodedDocument* e = prep(i).encoded.get()) {
       const auto& c = im.model->config();
       const size_t slots = c.msa.routing_layers.size(), values = size_t(e->num_chunks * c.kv_dim());
       bool ok = e->pooled_k.size() == slots && e->pooled_v.size() == slots && e->routing_key.size() == slots &&
@@ -449,11 +459,11 @@ std::vector<int64_t> Bank::write_impl(const std::vector<NewDocument>& docs_in, c
       MSA_CHECK(ok, "document {} of the batch: its given encoding does not match the bank's model "
                 "({} routing layers, {} x {} values per chunk)", i, slots, c.num_key_value_heads, c.head_dim);
     } else {
-      toks[i] = docs[i].token_ids.empty() ? model::encode_memory_document(*im.tok, ids[i], docs[i].text)
-                                          : docs[i].token_ids;
+      toks[i] = prep(i).token_ids.empty() ? model::encode_memory_document(*im.tok, ids[i], docs[i].text)
+                                          : prep(i).token_ids;
       to_encode.push_back(i);
     }
-    const int64_t n = docs[i].encoded ? docs[i].encoded->num_tokens : int64_t(toks[i].size());
+    const int64_t n = prep(i).encoded ? prep(i).encoded->num_tokens : int64_t(toks[i].size());
     // Stage-1 attention is quadratic in a document's length and positions
     // beyond the model's limit mean nothing: refuse before any encoding work.
     MSA_CHECK(n <= max_tokens,
@@ -479,7 +489,7 @@ std::vector<int64_t> Bank::write_impl(const std::vector<NewDocument>& docs_in, c
   Manifest m = st->manifest;
   const uint64_t seg_id = m.next_segment_id++;
   std::vector<const EncodedDocument*> ptrs(docs.size());
-  for (size_t i = 0; i < docs.size(); ++i) ptrs[i] = docs[i].encoded.get();
+  for (size_t i = 0; i < docs.size(); ++i) ptrs[i] = prep(i).encoded.get();
   for (size_t j = 0; j < to_encode.size(); ++j) ptrs[to_encode[j]] = &encoded[j];
   int64_t chunks = 0, tokens = 0;
   const auto bytes = build_segment_file(seg_id, m, ptrs, ids, versions, &chunks, &tokens);

@@ -52,14 +52,18 @@ struct NewDocument {
   std::string external_id;            // optional; unique among live documents
   std::string ns = kDefaultNamespace;  // namespace
   std::string metadata;               // optional JSON text (stored verbatim)
-  // Optional: the document's token ids exactly as stage 1 must see them (a
-  // golden conformance set gives ids, not text); text is still stored for
-  // injection. Empty: the text is framed and tokenised as usual.
+};
+
+// Stage-1 input a caller already has for a document (add_prepared): its text
+// is still stored for injection and citations.
+struct PreparedDocument {
+  // The token ids exactly as stage 1 must see them (a golden conformance set
+  // gives ids, not text). Empty: the text is framed and tokenised as usual.
   std::vector<int32_t> token_ids;
-  // Optional: the document's stage-1 encoding, already computed by the caller
-  // with this bank's model (msa eval reuses one encoding across memory sizes;
-  // documents are encoded independently, so it is exactly what the bank would
-  // compute). Null: the bank encodes the document.
+  // The stage-1 encoding, already computed with this bank's model (msa eval
+  // reuses one encoding across memory sizes; documents are encoded
+  // independently, so it is exactly what the bank would compute). Null: the
+  // bank encodes the document.
   std::shared_ptr<const EncodedDocument> encoded;
 };
 
@@ -146,6 +150,8 @@ class Bank {
   // is never reused, exactly as for assigned ids; next_document_id() becomes
   // the last id + 1. Gaps are allowed (the other shards' ids). One commit.
   std::vector<int64_t> add_documents(const std::vector<NewDocument>& docs, const std::vector<int64_t>& ids);
+  // Writer only. add_documents(docs) with prepared[i] for docs[i] (same size).
+  std::vector<int64_t> add_prepared(const std::vector<NewDocument>& docs, const std::vector<PreparedDocument>& prepared);
   // The id the next add_documents(docs) assigns: greater than every id this bank ever stored.
   int64_t next_document_id() const;
   // New version of a live document under the same model id (old version tombstoned).
@@ -180,7 +186,8 @@ class Bank {
  private:
   Bank() = default;
   std::vector<int64_t> write_impl(const std::vector<NewDocument>& docs, const std::vector<int64_t>& replaces,
-                                  const std::vector<int64_t>* new_ids, int64_t* tokens);
+                                  const std::vector<int64_t>* new_ids, int64_t* tokens,
+                                  const std::vector<PreparedDocument>* prepared = nullptr);
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::string dir_;
