@@ -21,17 +21,18 @@ namespace {
 
 // Stated tolerances of the quantised paths (|got - want| <= atol + rtol |want|).
 // bf16 keeps 8 significant bits (relative rounding 2^-9 ~ 0.002 per stored
-// value); cosine routing scores are in [-1, 1] and the logits of this model
-// are O(1), so errors of a few 1e-3 are expected and 2e-2 is a bound that
-// still tells a right path from a wrong one (a wrong document or chunk moves
-// scores by ~0.1 and logits by far more). int8 routing keys (per-vector scale,
-// 2^-8 steps) get the same bound for scores; logits do not depend on them.
+// value); cosine routing scores are in [-1, 1] and this model's logits are
+// O(1). Measured when this was written (Intel Xeon, AVX-512F without
+// AVX512-BF16): max |diff| 5.9e-4 (bf16) / 7.7e-4 (int8) on scores and
+// queries, 8.3e-4 on logits. The bound, 5e-3, is ~2.5 bf16 roundings of an
+// O(1) value: loose enough for rounding on any kernel path, far below what a
+// wrong document or chunk does to scores (~0.1) and logits.
 struct Tol {
   double atol, rtol;
 };
-constexpr Tol kScoreTol{2e-2, 2e-2};
-constexpr Tol kLogitTol{2e-2, 2e-2};
-constexpr Tol kQueryTol{2e-2, 2e-2};
+constexpr Tol kScoreTol{5e-3, 5e-3};
+constexpr Tol kLogitTol{5e-3, 5e-3};
+constexpr Tol kQueryTol{5e-3, 5e-3};
 
 std::string golden_set() {
   const std::string set = std::string(MSA_SHARED_DIR) + "/golden/set1";
