@@ -371,6 +371,18 @@ TEST_F(ServerTest, MetricsLabelOnlyKnownRoutes) {
   EXPECT_EQ(metrics.find("probe"), std::string::npos) << metrics;
 }
 
+// Issue 18 item 3 over HTTP: a document longer than the model reads is a 400
+// naming both numbers, before any encoding (it would hold the writer for hours).
+TEST_F(ServerTest, LongDocumentIsRefusedNamingTheLimit) {
+  std::string text;
+  for (int i = 0; i < 5000; ++i) text += " word" + std::to_string(i % 10);
+  auto r = client("ka").Post("/v1/memory/documents", json{{"documents", {{{"text", text}}}}}.dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_NE(r->body.find("the model reads at most 4096 (max_position_embeddings)"), std::string::npos) << r->body;
+  EXPECT_EQ(service_->stats().documents, 0);
+}
+
 // --ops-require-key: /health and /metrics need a valid key like every endpoint.
 TEST_F(ServerTest, OpsEndpointsCanRequireAKey) {
   server::ServerOptions so;
