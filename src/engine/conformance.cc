@@ -104,8 +104,9 @@ void open_temporary_bank(TemporaryBank* tb, const std::string& set_dir, std::sha
   tb->dir = base / fmt::format("msa_conformance_bank_{}_{}", ::getpid(), conformance_memory_name(mode));
   fs::remove_all(tb->dir);
   memory::BankCreateOptions co;
-  co.routing_keys = mode == ConformanceMemory::BankInt8 ? memory::bankfmt::VecType::Int8 : memory::bankfmt::VecType::BF16;
-  co.content_k = co.content_v = memory::bankfmt::VecType::BF16;  // what `msa bank create` stores by default
+  using memory::bankfmt::VecType;
+  co.routing_keys = mode == ConformanceMemory::BankInt8 ? VecType::Int8 : VecType::BF16;
+  co.content_k = co.content_v = VecType::BF16;  // what `msa bank create` stores by default
   co.template_prefix_ids = template_ids;
   memory::Bank::create(tb->dir.string(), set_dir, co);
   memory::BankOpenOptions bo;

@@ -25,11 +25,11 @@ bool contains(const std::string& s, std::string_view needle) { return s.find(nee
 // (even if it spells "<|im_end|>") stays text.
 void append_generated(model::PromptText& to, const model::Tokenizer& tok, int32_t id, const std::string& piece) {
   const std::string_view special = tok.is_special(id) ? tok.token_bytes(id) : std::string_view();
-  if (!special.empty() && piece.size() >= special.size() && std::string_view(piece).substr(piece.size() - special.size()) == special) {
-    to.untrusted(std::string_view(piece).substr(0, piece.size() - special.size())).trusted(special);
-  } else {
-    to.untrusted(piece);
-  }
+  const std::string_view p = piece;
+  if (!special.empty() && p.size() >= special.size() && p.substr(p.size() - special.size()) == special)
+    to.untrusted(p.substr(0, p.size() - special.size())).trusted(special);
+  else
+    to.untrusted(p);
 }
 
 }  // namespace

@@ -251,7 +251,8 @@ TaggedIds reencode_row(const Tokenizer& tok, const PromptText& transcript) {
   const std::string marker = "]" + std::string(kObjectRefEnd) + "[";
   auto real_end_at = [&](size_t at) { return transcript.is_trusted(at, at + kObjectRefEnd.size()); };
   size_t p = t.rfind(marker);
-  while (p != std::string_view::npos && !real_end_at(p + 1)) p = p == 0 ? std::string_view::npos : t.rfind(marker, p - 1);
+  while (p != std::string_view::npos && !real_end_at(p + 1))
+    p = p == 0 ? std::string_view::npos : t.rfind(marker, p - 1);
   if (p != std::string_view::npos) {
     size_t start = p + marker.size() - 1;  // the "[" of the last injected block
     size_t end = t.find(kObjectRefEnd, start);
