@@ -58,9 +58,10 @@ inline std::optional<Efficiency> scaling_efficiency(double rps_many, double rps_
   Efficiency e{*r, {}};
   if (e.value > 1.0)
     e.note =
-        "efficiency above 1: the single-client baseline leaves the server idle while that one client waits for "
-        "each response (HTTP round trip, JSON), which concurrent clients overlap; it is not a super-linear speedup "
-        "of the engine";
+        "efficiency above 1: one request at a time does not keep the cores busy (serial stretches such as "
+        "tokenisation, sampling, JSON and the client's round trip, and per-op threading too small to scale), so "
+        "the single-client rate understates the machine; concurrent requests fill those gaps. This is not a "
+        "super-linear speedup of the engine";
   return e;
 }
 
