@@ -92,6 +92,8 @@ int serve(int argc, char** argv) {
   app.add_option("--max-question-tokens", so.max_question_tokens, "longest question (400 beyond)");
   app.add_option("--max-tokens-limit", so.max_tokens_limit, "largest max_tokens a request may ask for");
   app.add_option("--threads", so.http_threads, "HTTP worker threads")->check(CLI::Range(1, 1024));
+  app.add_flag("--ops-require-key", so.ops_require_key,
+               "/health and /metrics need a valid API key too (default: open, for probes and scrapers)");
   shard_opts.add_to(app);
   CLI11_PARSE(app, argc, argv);
   install_stop_handlers();  // before MPI starts (sharded bank): every rank, every thread

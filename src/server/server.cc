@@ -80,8 +80,8 @@ void Server::routes() {
   auto& h = *http_;
   // Every response is counted; 413 from the payload limit included.
   h.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-    std::string ep = req.path.rfind("/v1/memory/documents/", 0) == 0 ? "/v1/memory/documents/{id}" : req.path;
-    metrics_.count_request(req.method + " " + ep, res.status);
+    // Known routes only: a raw path would let any client add series or forge lines.
+    metrics_.count_request(Metrics::endpoint_label(req.method, req.path), res.status);
   });
   h.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty()) {
@@ -106,11 +106,13 @@ void Server::routes() {
     return g;
   };
 
-  h.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+  h.Get("/health", [this, authorize](const httplib::Request& req, httplib::Response& res) {
+    if (opts_.ops_require_key && !authorize(req, res)) return;
     const auto s = memory_.stats();
     send_json(res, {{"status", "ok"}, {"documents", s.documents}, {"tokens", s.tokens}});
   });
-  h.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+  h.Get("/metrics", [this, authorize](const httplib::Request& req, httplib::Response& res) {
+    if (opts_.ops_require_key && !authorize(req, res)) return;
     const auto s = memory_.stats();
     metrics_.set_bank(s.documents, s.tokens, s.chunks);
     metrics_.set_in_flight(generating_.load());

@@ -37,6 +37,10 @@ struct ServerOptions {
   int64_t default_max_tokens = 256;
   int max_concurrent_generations = 4;  // more → 429
   int http_threads = 32;
+  // /health and /metrics answer without a key by default (probes and scrapers
+  // on a private network; they reveal counts and latencies, no text). true:
+  // they need a valid API key like every other endpoint (msa serve --ops-require-key).
+  bool ops_require_key = false;
   engine::InterleaveOptions interleave;  // rounds cap, top-k, ...
 };
 
