@@ -67,6 +67,25 @@ def get_requires_for_build_wheel(config_settings=None):
     return []
 
 
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    """Metadata without building (pip asks for it before build_wheel)."""
+    version = _version()
+    info = f"{NAME}-{version}.dist-info"
+    os.makedirs(os.path.join(metadata_directory, info), exist_ok=True)
+    for name, text in _dist_info_files(version).items():
+        with open(os.path.join(metadata_directory, info, name), "w") as f:
+            f.write(text)
+    return info
+
+
+def _dist_info_files(version):
+    return {
+        "METADATA": _metadata(version),
+        "WHEEL": f"Wheel-Version: 1.0\nGenerator: msa_backend\nRoot-Is-Purelib: false\nTag: {_tag()}\n",
+        "top_level.txt": f"{NAME}\n",
+    }
+
+
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     version = _version()
     pkg = _build_extension()
@@ -80,11 +99,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
             files.append((f"{NAME}/models/msa-tiny/{f}", os.path.join(model, f)))
     info = f"{NAME}-{version}.dist-info"
     tag = _tag()
-    meta = {
-        f"{info}/METADATA": _metadata(version),
-        f"{info}/WHEEL": f"Wheel-Version: 1.0\nGenerator: msa_backend\nRoot-Is-Purelib: false\nTag: {tag}\n",
-        f"{info}/top_level.txt": f"{NAME}\n",
-    }
+    meta = {f"{info}/{name}": text for name, text in _dist_info_files(version).items()}
     wheel_name = f"{NAME}-{version}-{tag}.whl"
     record = []
     with zipfile.ZipFile(os.path.join(wheel_directory, wheel_name), "w", zipfile.ZIP_DEFLATED) as z:

@@ -15,6 +15,7 @@ message; long calls release the GIL; Ctrl-C aborts a write before it commits.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -125,6 +126,7 @@ def route(model: Model, bank: Bank, question: str, layer: Optional[int] = None, 
     ranking.ids[:top_k] are the documents ask() selects there in round 1.
     Returns the Ranking of `layer`, or {layer: Ranking} for every routing layer.
     """
+    _require_numpy("route")
     out = {lay: Ranking(ids, scores)
            for lay, ids, scores in _msa._route(model, bank, question, _namespaces(namespaces), top_k, k)}
     if layer is None:
@@ -158,9 +160,18 @@ def encode_documents(model: Model, texts: Iterable[str], ids: Optional[Sequence[
     arrays own the engine's buffers (no copy)."""
     if isinstance(texts, str):
         raise TypeError("encode_documents() takes a list of texts, not one str")
+    _require_numpy("encode_documents")
     return [EncodedDocument(n, counts, k, v, kr)
             for n, counts, k, v, kr in _msa._encode_documents(model, list(texts),
                                                                None if ids is None else list(ids), batch_tokens)]
+
+
+def _require_numpy(what: str) -> None:
+    try:
+        import numpy  # noqa: F401
+    except ImportError as e:
+        raise ImportError(f"msa.{what} returns NumPy arrays, but numpy cannot be imported by {sys.executable} "
+                          "(Debian: python3-numpy with /usr/bin/python3; see docs/python.md)") from e
 
 
 def _namespaces(ns: Optional[Sequence[str]]) -> Optional[List[str]]:

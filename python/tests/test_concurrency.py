@@ -49,7 +49,7 @@ def test_gil_released_during_ask(model, hop2_bank):
     elapsed = time.perf_counter() - start
     stop.set()
     t.join()
-    assert len(ticks) >= max(3, int(elapsed * 1000 * 0.1))
+    assert len(ticks) >= max(3, int(elapsed * 20))  # a held GIL would allow ~none
 
 
 def interrupt_after(seconds):
@@ -76,11 +76,15 @@ def test_ctrl_c_aborts_add_with_nothing_committed(fresh_bank):
 
 def test_ctrl_c_keeps_whole_ingest_commits(tmp_path, model):
     src = tmp_path / "docs.jsonl"
+    docs = small_docs(600, words=40)
     with open(src, "w") as f:
-        for i, t in enumerate(small_docs(600, words=40)):
+        for i, t in enumerate(docs):
             f.write(json.dumps({"id": f"d{i}", "text": t}) + "\n")
+    start = time.perf_counter()
+    msa.encode_documents(model, docs[:50])  # about one commit's work on this machine
+    one_batch = time.perf_counter() - start
     with msa.Bank.create(str(tmp_path / "b"), model) as bank:
-        timer = interrupt_after(1.5)
+        timer = interrupt_after(3.5 * one_batch)  # a few commits in, out of 12
         finished = False
         with pytest.raises(KeyboardInterrupt):
             bank.ingest(str(src), batch_docs=50)
