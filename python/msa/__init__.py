@@ -14,6 +14,7 @@ message; long calls release the GIL; Ctrl-C aborts a write before it commits.
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 from dataclasses import dataclass, field
@@ -78,7 +79,7 @@ class Answer:
 
     def to_dict(self) -> Dict[str, Any]:
         """Exactly the object `msa ask --json` prints (JSON types: layer keys are strings)."""
-        return self._json
+        return copy.deepcopy(self._json)
 
     @classmethod
     def _from_json(cls, j: Dict[str, Any]) -> "Answer":

@@ -165,7 +165,7 @@ thread-safe; writes are atomic commits.)doc")
           "delete",
           [](PyBank& pb, const py::object& ids) {
             std::vector<int64_t> v;
-            if (py::isinstance<py::int_>(ids)) v.push_back(ids.cast<int64_t>());
+            if (PyIndex_Check(ids.ptr())) v.push_back(ids.cast<int64_t>());  // int, numpy integer
             else v = ids.cast<std::vector<int64_t>>();
             auto bank = pb.get();
             py::gil_scoped_release nogil;

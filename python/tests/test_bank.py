@@ -3,6 +3,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 import msa
@@ -29,7 +30,7 @@ def test_round_trip(tmp_path, model):
         assert bank.update("bob", "Bob is 43.") == 2
         assert bank.get(0)["text"] == "Alice lives in Lyon." and bank.get(0)["version"] == 2
         assert bank.get(1)["namespace"] == "people"  # update keeps the namespace
-        assert bank.delete([2]) == 1 and bank.delete(2) == 0
+        assert bank.delete([2]) == 1 and bank.delete(2) == 0 and bank.delete(np.int64(2)) == 0
         assert bank.get(2) is None
         s = bank.stats()
         assert s["documents"] == 2 and s["stored_versions"] == 5 and s["tokens"] > 0
