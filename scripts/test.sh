@@ -4,6 +4,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/fetch_tokenizer.sh"
+"$ROOT/scripts/fetch_openai_client.sh"
 if [ "${MSA_SANITIZE:-0}" = 1 ]; then
   export MSA_BUILD_DIR="${MSA_BUILD_DIR:-$ROOT/build-asan}"
   "$ROOT/scripts/build.sh" -DMSA_SANITIZE=ON -DMSA_BUILD_BENCH=OFF

@@ -57,7 +57,7 @@ InterleaveResult answer_with_interleave(std::shared_ptr<const model::Model> m,
     bool answering = false, finished = false, inject = false;
     std::string round_text;
     auto restate = [&](const std::string& lead_in) {
-      const std::string block = lead_in + model::restatement_block(question);
+      const std::string block = lead_in + model::restatement_block(opts.conversation + question);
       const auto ids = tok.encode(block, /*parse_special=*/true);
       s.feed_block(ids, opts.causal_restatement, &logits);
       round_text += block;

@@ -195,6 +195,7 @@ struct Bank::Impl {
   mutable std::mutex state_mu;
   std::shared_ptr<const BankState> state;
   std::mutex write_mu;
+  std::mutex encoder_mu;  // load_encoder()
 
   std::shared_ptr<const BankState> current() const {
     std::lock_guard<std::mutex> l(state_mu);
@@ -344,6 +345,35 @@ std::vector<int64_t> Bank::add_documents(const std::vector<NewDocument>& docs, c
   return write_impl(docs, std::vector<int64_t>(docs.size(), -1), &ids, nullptr);
 }
 
+void Bank::load_encoder() const {
+  Impl& im = *impl_;
+  std::lock_guard<std::mutex> l(im.encoder_mu);
+  if (!im.model) {
+    const std::string& md = im.current()->manifest.model.model_dir;
+    MSA_CHECK(fs::exists(fs::path(md) / "config.json"),
+              "bank '{}' was created with model '{}', which is not there any more: pass the model explicitly", dir_, md);
+    auto mdl = model::Model::load(md);
+    check_same_model(im.current()->manifest.model, model_identity(*mdl), dir_);
+    im.model = mdl;
+  }
+  if (!im.tok) {
+    im.tok = im.opt.tokenizer;
+    if (!im.tok)
+      im.tok = std::make_shared<model::Tokenizer>(
+          model::Tokenizer::load((fs::path(im.model->dir()) / "tokenizer.json").string()));
+  }
+}
+
+std::shared_ptr<const model::Tokenizer> Bank::tokenizer() const {
+  load_encoder();
+  return impl_->tok;
+}
+
+std::string Bank::model_dir() const {
+  load_encoder();
+  return impl_->model->dir();
+}
+
 int64_t Bank::next_document_id() const { return impl_->current()->next_doc_id; }
 
 int64_t Bank::update(int64_t doc_id, const NewDocument& doc) {
@@ -364,8 +394,18 @@ std::vector<int64_t> Bank::write(const std::vector<NewDocument>& docs_in, const 
   return write_impl(docs_in, replaces, nullptr, tokens_out);
 }
 
+std::vector<int64_t> Bank::write(const std::vector<NewDocument>& docs_in, const std::vector<int64_t>& replaces,
+                                 const std::vector<int64_t>& removes, int64_t* tokens_out) {
+  if (docs_in.empty()) {
+    remove(removes);
+    return {};
+  }
+  return write_impl(docs_in, replaces, nullptr, tokens_out, removes);
+}
+
 std::vector<int64_t> Bank::write_impl(const std::vector<NewDocument>& docs_in, const std::vector<int64_t>& replaces,
-                                      const std::vector<int64_t>* new_ids, int64_t* tokens_out) {
+                                      const std::vector<int64_t>* new_ids, int64_t* tokens_out,
+                                      const std::vector<int64_t>& removes) {
   Impl& im = *impl_;
   MSA_CHECK(im.lock, "bank '{}' is open read-only", dir_);
   MSA_CHECK(docs_in.size() == replaces.size(), "write: {} documents but {} replace ids", docs_in.size(), replaces.size());
@@ -373,20 +413,7 @@ std::vector<int64_t> Bank::write_impl(const std::vector<NewDocument>& docs_in, c
   std::lock_guard<std::mutex> wl(im.write_mu);
   const auto st = im.current();
   BankCatalog& cat = *im.catalog;
-  if (!im.model) {
-    const std::string& md = st->manifest.model.model_dir;
-    MSA_CHECK(fs::exists(fs::path(md) / "config.json"),
-              "bank '{}' was created with model '{}', which is not there any more: pass the model explicitly", dir_, md);
-    auto mdl = model::Model::load(md);
-    check_same_model(st->manifest.model, model_identity(*mdl), dir_);
-    im.model = mdl;
-  }
-  if (!im.tok) {
-    im.tok = im.opt.tokenizer;
-    if (!im.tok)
-      im.tok = std::make_shared<model::Tokenizer>(
-          model::Tokenizer::load((fs::path(im.model->dir()) / "tokenizer.json").string()));
-  }
+  load_encoder();
 
   // Validate and resolve ids, versions, inherited fields.
   std::vector<NewDocument> docs = docs_in;
@@ -419,13 +446,30 @@ std::vector<int64_t> Bank::write_impl(const std::vector<NewDocument>& docs_in, c
       ids[i] = next_id++;
     }
     if (d.ns.empty()) d.ns = kDefaultNamespace;
-    if (!d.external_id.empty()) {
+    if (!d.external_id.empty() && !removes.empty()) {
+      // A removed document's external id may pass to a document of this batch.
+      MSA_CHECK(batch_ext.insert(d.external_id).second, "external id '{}' appears twice in one batch", d.external_id);
+      auto other = cat.find_external(d.external_id);
+      MSA_CHECK(!other || other->doc_id == ids[i] ||
+                    std::find(removes.begin(), removes.end(), other->doc_id) != removes.end(),
+                "external id '{}' is already used by document {} (update it instead)", d.external_id,
+                other ? other->doc_id : -1);
+    } else if (!d.external_id.empty()) {
       MSA_CHECK(batch_ext.insert(d.external_id).second, "external id '{}' appears twice in one batch", d.external_id);
       auto other = cat.find_external(d.external_id);
       MSA_CHECK(!other || other->doc_id == ids[i],
                 "external id '{}' is already used by document {} (update it instead)", d.external_id,
                 other ? other->doc_id : -1);
     }
+  }
+
+  std::vector<std::pair<int64_t, int64_t>> dead;  // removes: (id, live version)
+  for (int64_t id : removes) {
+    auto it = st->live->find(id);
+    MSA_CHECK(it != st->live->end(), "bank '{}': document {} does not exist or was deleted", dir_, id);
+    MSA_CHECK(!batch_replace.count(id), "document {} is both updated and removed in one batch", id);
+    batch_replace.insert(id);
+    dead.emplace_back(id, it->second.version);
   }
 
   // Encode only these documents (document-wise RoPE: nothing else changes).
@@ -461,6 +505,7 @@ std::vector<int64_t> Bank::write_impl(const std::vector<NewDocument>& docs_in, c
   swap_manifest(dir_, m);
   try {
     cat.transaction([&] {
+      for (auto& [id, version] : dead) cat.mark_dead(id, version, m.generation);
       for (size_t i = 0; i < docs.size(); ++i) {
         if (replaces[i] >= 0) cat.mark_dead(ids[i], versions[i] - 1, m.generation);
         CatalogDoc c;
@@ -493,6 +538,12 @@ std::vector<int64_t> Bank::write_impl(const std::vector<NewDocument>& docs_in, c
   ns->segments.push_back(seg);
   auto live = std::make_shared<LiveMap>(*st->live);
   std::set<const BankSegment*> touched;
+  for (auto& [id, version] : dead) {
+    const DocLoc old = live->at(id);
+    touched.insert(old.seg);
+    ns->live_per_ns[old.ns]--;
+    live->erase(id);
+  }
   for (size_t i = 0; i < docs.size(); ++i) {
     if (replaces[i] >= 0) {
       const DocLoc old = live->at(ids[i]);

@@ -144,6 +144,10 @@ class Bank {
   // tokens (optional): receives the number of tokens encoded.
   std::vector<int64_t> write(const std::vector<NewDocument>& docs, const std::vector<int64_t>& replaces,
                              int64_t* tokens = nullptr);
+  // The same, tombstoning the live documents `removes` in the same commit (a
+  // source whose new version has fewer passages). Empty docs: remove() alone.
+  std::vector<int64_t> write(const std::vector<NewDocument>& docs, const std::vector<int64_t>& replaces,
+                             const std::vector<int64_t>& removes, int64_t* tokens = nullptr);
   // Tombstones live documents; returns how many were live. Routing excludes them at once.
   int64_t remove(const std::vector<int64_t>& ids);
   // Rewrites all segments without tombstoned chunks and drops dead catalog rows.
@@ -162,13 +166,18 @@ class Bank {
   std::shared_ptr<const BankSnapshot> snapshot_all() const;
 
   const std::string& dir() const { return dir_; }
+  // The model the bank encodes with (loaded on first use) and its tokenizer.
+  std::shared_ptr<const model::Tokenizer> tokenizer() const;
+  std::string model_dir() const;
   bool is_writer() const;
   BankCatalog& catalog() const;
 
  private:
   Bank() = default;
+  void load_encoder() const;
   std::vector<int64_t> write_impl(const std::vector<NewDocument>& docs, const std::vector<int64_t>& replaces,
-                                  const std::vector<int64_t>* new_ids, int64_t* tokens);
+                                  const std::vector<int64_t>* new_ids, int64_t* tokens,
+                                  const std::vector<int64_t>& removes = {});
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::string dir_;
