@@ -14,6 +14,8 @@
 #include <set>
 #include <string>
 
+#include <sys/wait.h>
+
 namespace fs = std::filesystem;
 using nlohmann::json;
 
@@ -68,9 +70,15 @@ class AskEndToEnd : public ::testing::Test {
     const int rc = run(std::string(MSA_BINARY) + " ask --bank " + bank.string() + " --model " + model_.string() +
                            " --json " + extra + " " + shell_quote(q),
                        &out);
-    EXPECT_EQ(rc, 0) << out;
-    json j = json::parse(out, nullptr, false);
+    // Exit 0 with an answer, 3 without (docs/usage.md); stderr (merged) says "no answer".
+    const size_t brace = out.find('{');
+    const size_t eol = brace == std::string::npos ? std::string::npos : out.find('\n', brace);
+    json j = json::parse(brace == std::string::npos ? out : out.substr(brace, eol == std::string::npos ? std::string::npos : eol - brace),
+                         nullptr, false);
     EXPECT_FALSE(j.is_discarded()) << out;
+    if (j.is_discarded()) return j;
+    EXPECT_EQ(rc == 0 ? 0 : WEXITSTATUS(rc), j["answer"].get<std::string>().empty() ? 3 : 0) << out;
+    EXPECT_EQ(j["answered"], !j["answer"].get<std::string>().empty());
     return j;
   }
 
@@ -137,6 +145,26 @@ TEST_F(AskEndToEnd, TwoHopsRetrieveTheFirstHop) {
     }
     fs::remove_all(bank);
   }
+}
+
+TEST_F(AskEndToEnd, ExitStatusSaysNoAnswerAndEmptyQuestionsAreRefused) {
+  const fs::path bank = make_bank("niah-1");
+  const auto qs = read_jsonl(fs::path(MSA_SOURCE_DIR) / "data" / "demo" / "niah-1" / "questions.jsonl");
+  const std::string base = std::string(MSA_BINARY) + " ask --bank " + bank.string() + " --model " + model_.string();
+  std::string out;
+  // One generated token cannot hold an answer: no answer, exit 3, said so.
+  int rc = run(base + " --max-tokens 1 " + shell_quote(qs[0]["question"]), &out);
+  EXPECT_EQ(WEXITSTATUS(rc), 3) << out;
+  EXPECT_NE(out.find("no answer"), std::string::npos) << out;
+  rc = run(base + " --json --max-tokens 1 " + shell_quote(qs[0]["question"]), &out);
+  EXPECT_EQ(WEXITSTATUS(rc), 3) << out;
+  // An empty question is an error (exit 1), as over HTTP.
+  for (const std::string q : {"", "   "}) {
+    rc = run(base + " " + shell_quote(q), &out);
+    EXPECT_EQ(WEXITSTATUS(rc), 1) << out;
+    EXPECT_NE(out.find("empty"), std::string::npos) << out;
+  }
+  fs::remove_all(bank);
 }
 
 TEST_F(AskEndToEnd, OtherNamespacesSeeNothing) {

@@ -67,6 +67,18 @@ assert.equal(s.finish, full.choices[0].finish_reason);
 assert.ok(s.usage && s.usage.total_tokens === full.usage.total_tokens, 'usage chunk with stream_options.include_usage');
 report.answer = answer;
 
+// A stop sequence cuts the answer the same way, streamed or not.
+if (answer.length >= 2) {
+  const stop = answer.slice(Math.floor(answer.length / 2));
+  const cut = await client.chat.completions.create({ model, messages, max_tokens: 64, stop });
+  const cutContent = cut.choices[0].message.content;
+  assert.ok(answer.startsWith(cutContent) && cutContent.length < answer.length, `stop cuts: ${cutContent}`);
+  assert.equal(cut.choices[0].finish_reason, cutContent ? 'stop' : 'no_answer');
+  const cutStreamed = await streamed({ model, messages, max_tokens: 64, stop });
+  assert.equal(cutStreamed.content, cutContent);
+  report.stop = cutContent;
+}
+
 // The SDK's stream helper accumulates the same message.
 const helper = client.chat.completions.stream({ model, messages, max_tokens: 64 });
 const final = await helper.finalChatCompletion();

@@ -5,6 +5,8 @@
 // with their provenance. Random tiny model.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include "server_fixture.h"
 
 namespace {
@@ -19,7 +21,11 @@ class MemoryApi : public ServerTest {
     return client(key).Post("/v1/memory/documents", h, body.dump(), "application/json");
   }
   static std::string by_eid(const std::string& eid) {
-    return "/v1/memory/documents/by-external-id/" + httplib::detail::encode_url(eid);
+    std::string enc;
+    for (unsigned char c : eid)
+      enc += std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ? std::string(1, char(c))
+                                                                           : fmt::format("%{:02X}", c);
+    return "/v1/memory/documents/by-external-id/" + enc;
   }
   static std::string long_text() {
     std::string t;

@@ -2,7 +2,9 @@
 // deltas join to exactly the non-streamed content, finish_reason and the usage
 // chunk, /v1/models, every request field working or refused with a 400
 // naming it, errors in OpenAI's shape, opt-in CORS, multi-turn messages, and
-// a port in use. Random tiny model: the plumbing, not answer quality.
+// a port in use. Random tiny model: the plumbing, not answer quality (the
+// random model rarely answers; answered parity and stop sequences on real
+// answers are checked with the embedded model in openai_client_test.cc).
 #include <gtest/gtest.h>
 
 #include "server_fixture.h"
@@ -168,25 +170,6 @@ TEST_F(OpenAIParity, EveryFieldWorksOrIsRefusedByName) {
   auto nf = client("ka").Get("/v1/nothing");
   EXPECT_EQ(nf->status, 404);
   EXPECT_TRUE(json::parse(nf->body)["error"].contains("param"));
-}
-
-TEST_F(OpenAIParity, StopSequenceCutsTheAnswerTheSameWayStreamed) {
-  add("ka", {"the magic number for red fox is 4821 ."});
-  // Whatever the random model writes, a stop sequence made of its own answer's
-  // second half cuts it there, streamed and not.
-  json req = {{"messages", user("what is the magic number for red fox ?")}, {"max_tokens", 40}};
-  const std::string content = json::parse(post_chat(req)->body)["choices"][0]["message"]["content"];
-  if (content.size() < 2) GTEST_SKIP() << "the random model gave no answer long enough to cut";
-  req["stop"] = content.substr(content.size() / 2);
-  const json f = json::parse(post_chat(req)->body);
-  EXPECT_EQ(f["choices"][0]["message"]["content"].get<std::string>().size() <= content.size() / 2, true);
-  req["stream"] = true;
-  bool done = false;
-  std::string joined;
-  for (const auto& e : sse_events(post_chat(req)->body, &done))
-    if (!e["choices"].empty() && e["choices"][0]["delta"].contains("content"))
-      joined += e["choices"][0]["delta"]["content"].get<std::string>();
-  EXPECT_EQ(joined, f["choices"][0]["message"]["content"]);
 }
 
 TEST_F(OpenAIParity, EarlierTurnsReachTheModelAndRoutingUsesTheLatestQuestion) {
