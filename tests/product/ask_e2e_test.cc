@@ -12,6 +12,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <string>
 
 #include <sys/wait.h>
@@ -165,6 +166,61 @@ TEST_F(AskEndToEnd, ExitStatusSaysNoAnswerAndEmptyQuestionsAreRefused) {
     EXPECT_NE(out.find("empty"), std::string::npos) << out;
   }
   fs::remove_all(bank);
+}
+
+// msa bank add over a directory of real files: long files become passages
+// (one output line per file with all its ids), files that carry nothing are
+// reported one by one, nothing to add is an error; delete by external id
+// removes every passage.
+TEST_F(AskEndToEnd, BankAddSplitsLongFilesAndReportsEmptyOnes) {
+  const fs::path root = fs::temp_directory_path() / ("msa_bank_add_files_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root / "empty-only");
+  fs::create_directories(root / "docs");
+  std::ofstream(root / "empty-only" / "a.md") << "";
+  std::ofstream(root / "empty-only" / "b.txt") << "\n \n";
+  std::string long_text;
+  for (int i = 0; i < 30; ++i) long_text += "the magic number for item " + std::to_string(i) + " is " + std::to_string(7000 + i) + ". ";
+  std::ofstream(root / "docs" / "long.md") << long_text;
+  std::ofstream(root / "docs" / "short.txt") << "a short note.";
+  std::ofstream(root / "docs" / "empty.md") << "";
+  const std::string bank = (root / "bank").string();
+  const std::string msa = MSA_BINARY;
+  std::string out;
+  ASSERT_EQ(run(msa + " bank create " + bank, &out), 0) << out;
+  int rc = run(msa + " bank add -q " + bank + " " + (root / "empty-only").string(), &out);
+  EXPECT_EQ(WEXITSTATUS(rc), 1) << out;
+  EXPECT_NE(out.find("skipped " + (root / "empty-only" / "a.md").string() + ": empty"), std::string::npos) << out;
+  EXPECT_NE(out.find("b.txt: whitespace only"), std::string::npos) << out;
+  EXPECT_NE(out.find("nothing to add"), std::string::npos) << out;
+  rc = run(msa + " bank add -q " + bank + " " + (root / "docs").string(), &out);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("empty.md: empty"), std::string::npos) << out;
+  // Lines: the skip report, then one line per file in path order: long.md (several ids), short.txt (one).
+  std::vector<std::vector<int64_t>> lines;
+  std::istringstream is(out);
+  for (std::string line; std::getline(is, line);) {
+    if (line.empty() || !std::isdigit(static_cast<unsigned char>(line[0]))) continue;
+    std::istringstream ls(line);
+    lines.emplace_back();
+    for (int64_t id; ls >> id;) lines.back().push_back(id);
+  }
+  ASSERT_EQ(lines.size(), 2u) << out;
+  EXPECT_GT(lines[0].size(), 1u) << out;
+  EXPECT_EQ(lines[1].size(), 1u) << out;
+  ASSERT_EQ(run(msa + " bank list --json " + bank, &out), 0);
+  const json list = json::parse(out);
+  EXPECT_EQ(list.size(), lines[0].size() + 1);
+  for (const auto& d : list)
+    if (d["external_id"].get<std::string>().rfind("long.md#p", 0) == 0) {
+      EXPECT_EQ(d["metadata"]["passage"]["source"], "long.md");
+      EXPECT_EQ(d["metadata"]["path"], "long.md");
+    }
+  rc = run(msa + " bank delete " + bank + " --external-id long.md", &out);
+  EXPECT_EQ(rc, 0) << out;
+  ASSERT_EQ(run(msa + " bank list --json " + bank, &out), 0);
+  EXPECT_EQ(json::parse(out).size(), 1u);
+  fs::remove_all(root);
 }
 
 TEST_F(AskEndToEnd, OtherNamespacesSeeNothing) {
