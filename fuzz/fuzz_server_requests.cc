@@ -37,6 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         msa::server::ServerOptions opts;
         opts.max_question_tokens = 64;
         opts.max_tokens_limit = 128;
+        opts.default_max_tokens = 64;  // msa serve keeps the default within the limit
         msa::server::ChatRequest r;
         if (auto e = msa::server::parse_chat_request(body, tokenizer(), opts, &r)) {
           check(e->status >= 400 && e->status < 500 && !e->message.empty());

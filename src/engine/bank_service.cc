@@ -48,6 +48,7 @@ std::vector<DocumentRecord> BankService::add(const std::vector<NewDocumentReques
       in.push_back(std::move(nd));
   }
   const auto ids = bank_->add_documents(in);
+  bank_->merge_small_segments();
   std::vector<DocumentRecord> out;
   for (int64_t id : ids)
     if (auto d = bank_->document(id)) out.push_back(to_record(*d));
@@ -67,6 +68,7 @@ std::optional<DocumentRecord> BankService::update(int64_t id, const std::string&
   d.text = text;
   d.ns.clear();  // keep the document's namespace
   bank_->update(id, d);
+  bank_->merge_small_segments();
   return get(id, ns);
 }
 
@@ -95,6 +97,7 @@ std::optional<DocumentRecord> BankService::update(int64_t id, const DocumentChan
     d.metadata = c.metadata_json->empty() ? "{}" : *c.metadata_json;
   }
   bank_->write({d}, {id});
+  bank_->merge_small_segments();
   return get(id, {"*"});
 }
 
@@ -109,7 +112,9 @@ std::vector<DocumentRecord> BankService::put_source(const NewDocumentRequest& sr
   memory::NewDocument d{src.text, src.external_id, src.ns, src.metadata_json};
   if (created) *created = memory::find_source(*bank_, src.external_id).empty();
   std::vector<DocumentRecord> out;
-  for (int64_t id : memory::write_source(*bank_, *tok_, d, passage_tokens_))
+  const auto ids = memory::write_source(*bank_, *tok_, d, passage_tokens_);
+  bank_->merge_small_segments();
+  for (int64_t id : ids)
     if (auto r = bank_->document(id)) out.push_back(to_record(*r));
   return out;
 }

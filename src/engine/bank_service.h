@@ -1,5 +1,9 @@
 // engine::MemoryService over a persistent memory::Bank in this process (the
-// single-machine `msa ask` / `msa chat` / `msa serve`).
+// single-machine `msa ask` / `msa chat` / `msa serve`). Every write is one
+// commit; afterwards the run of small segments that single-document writes
+// leave at the end of the bank is merged once it reaches 16
+// (Bank::merge_small_segments), so a long-running server keeps a bounded
+// number of mapped segments.
 #pragma once
 
 #include <memory>

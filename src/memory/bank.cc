@@ -597,6 +597,58 @@ int64_t Bank::remove(const std::vector<int64_t>& ids) {
   return int64_t(dead.size());
 }
 
+int64_t Bank::merge_small_segments(size_t min_segments, uint64_t small_chunks) {
+  Impl& im = *impl_;
+  MSA_CHECK(im.lock, "bank '{}' is open read-only", dir_);
+  std::lock_guard<std::mutex> wl(im.write_mu);
+  const auto st = im.current();
+  const Manifest& old = st->manifest;
+  MSA_CHECK(old.segments.size() == st->segments.size(), "bank '{}': manifest and state disagree on segments", dir_);
+  // The run of small segments at the end: every write appends one, so that is where they gather.
+  size_t b = old.segments.size();
+  while (b > 0 && old.segments[b - 1].chunks < small_chunks) --b;
+  const size_t n = old.segments.size() - b;
+  if (n < std::max<size_t>(min_segments, 2)) return 0;
+  Manifest m = old;
+  m.segments.resize(b);
+  m.generation += 1;
+  std::vector<const BankSegment*> segs;
+  std::vector<uint32_t> locals;
+  for (size_t k = b; k < st->segments.size(); ++k) {
+    const auto& sg = st->segments[k];
+    for (uint64_t i = 0; i < sg->parsed.info.num_docs; ++i) {
+      auto it = st->live->find(sg->docs[i].doc_id);
+      if (it == st->live->end() || it->second.seg != sg.get() || it->second.local != i) continue;
+      segs.push_back(sg.get());
+      locals.push_back(uint32_t(i));
+    }
+  }
+  fs::path written;
+  if (!segs.empty()) {
+    const uint64_t id = m.next_segment_id++;
+    int64_t c = 0, t = 0;
+    const auto bytes = build_compacted_segment(id, m, segs, locals, &c, &t);
+    const std::string file = segment_file_name(id);
+    written = fs::path(dir_) / kSegments / file;
+    bankfmt::write_file_durably(written.string(), bytes);
+    m.segments.push_back({id, file, bytes.size(), segs.size(), uint64_t(c), uint64_t(t)});
+  }
+  swap_manifest(dir_, m);
+  try {
+    // Dead versions keep their catalog rows (compact() purges them); only live ones need a segment.
+    im.catalog->transaction([&] { im.catalog->set_meta("manifest_generation", std::to_string(m.generation)); });
+  } catch (...) {
+    restore_manifest(dir_);
+    if (!written.empty()) fs::remove(written);
+    throw;
+  }
+  for (size_t k = b; k < st->segments.size(); ++k) fs::remove(st->segments[k]->path);
+  LoadOptions lo = im.load_options(false);
+  lo.index_opt = st->index_opt;
+  im.publish(load_state(dir_, im.catalog, lo));
+  return int64_t(n);
+}
+
 void Bank::compact() {
   Impl& im = *impl_;
   MSA_CHECK(im.lock, "bank '{}' is open read-only", dir_);

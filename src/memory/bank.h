@@ -152,6 +152,13 @@ class Bank {
   int64_t remove(const std::vector<int64_t>& ids);
   // Rewrites all segments without tombstoned chunks and drops dead catalog rows.
   void compact();
+  // Merges the run of small segments (< small_chunks chunks each) at the end
+  // of the bank into one when it has at least min_segments of them: every
+  // commit adds a segment, and a server taking many small writes would
+  // otherwise map (and route over) thousands of tiny ones. Cost: rewriting
+  // those small segments only. Same commit protocol as compact(); dead
+  // versions keep their catalog rows. Returns how many segments were merged.
+  int64_t merge_small_segments(size_t min_segments = 16, uint64_t small_chunks = 4096);
 
   std::vector<DocumentInfo> list(const std::vector<std::string>& namespaces = {}, int64_t offset = 0,
                                  int64_t limit = -1) const;
