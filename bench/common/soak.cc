@@ -12,6 +12,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <chrono>
 #include <thread>
 
 #include "core/timer.h"
@@ -28,13 +29,16 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using namespace msa;
 
-int64_t rss_bytes() {
+// A field of /proc/self/status in bytes ("VmRSS", "RssAnon", "RssFile").
+int64_t status_bytes(const std::string& key) {
   std::ifstream f("/proc/self/status");
   std::string line;
   while (std::getline(f, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
+    if (line.rfind(key + ":", 0) == 0) return std::stoll(line.substr(key.size() + 1)) * 1024;
   return 0;
 }
+int64_t rss_bytes() { return status_bytes("VmRSS"); }
+double mib(int64_t b) { return double(b) / (1 << 20); }
 
 double pct(std::vector<double> v, double p) {
   if (v.empty()) return 0;
@@ -157,7 +161,18 @@ int soak(std::shared_ptr<const model::Model> m, std::shared_ptr<const model::Tok
         }
       }
     });
+  // RSS once a minute (anonymous = heap, file = mapped segments and binaries): growth vs plateau.
+  std::thread sampler([&] {
+    for (int minute = 1; wall.seconds() < seconds; ++minute) {
+      while (wall.seconds() < std::min(seconds, 60.0 * minute)) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      std::printf("  %4.0f s: RSS %.1f MiB (anon %.1f, file %.1f), %lld segments, %lld stored versions\n",
+                  wall.seconds(), mib(rss_bytes()), mib(status_bytes("RssAnon")), mib(status_bytes("RssFile")),
+                  (long long)service.bank().stats().segments, (long long)service.bank().stats().stored_versions);
+      std::fflush(stdout);
+    }
+  });
   for (auto& t : ts) t.join();
+  sampler.join();
   const double elapsed = wall.seconds();
   const int64_t rss_end = rss_bytes();
   srv.stop();

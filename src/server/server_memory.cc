@@ -99,7 +99,12 @@ void Server::memory_routes() {
     const bool listed = json::parse(req.body, nullptr, false).contains("documents");
     for (size_t i = 0; i < docs.size(); ++i) {
       if (docs[i].external_id.empty()) continue;
-      const auto existing = memory_.find_source(docs[i].external_id);
+      std::vector<engine::DocumentRecord> existing;
+      try {
+        existing = memory_.find_source(docs[i].external_id);
+      } catch (const engine::NotSupported&) {
+        break;  // a sharded bank: its shards refuse a taken external id themselves (400)
+      }
       if (existing.empty()) continue;
       ApiError e = bad_request("", listed ? "documents[" + std::to_string(i) + "].id" : "id", "external_id_exists");
       e.status = 409;
