@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -81,9 +82,19 @@ int Server::bind(const std::string& host, int port) {
   return bound;
 }
 
-void Server::serve() { http_->listen_after_bind(); }
+void Server::serve() {
+  serving_ = true;
+  if (!stop_requested_) http_->listen_after_bind();
+  serving_ = false;
+}
 
-void Server::stop() { http_->stop(); }
+// httplib's stop() does nothing until the listen loop runs, and a listen loop
+// started after it would never end: wait for it, or make serve() return at once.
+void Server::stop() {
+  stop_requested_ = true;
+  while (serving_ && !http_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  http_->stop();
+}
 
 void Server::routes() {
   auto& h = *http_;

@@ -71,6 +71,7 @@ class Server {
   IdempotencyStore idempotency_;
   int64_t created_ = 0;  // start time, the model's "created"
   std::atomic<int> generating_{0};
+  std::atomic<bool> serving_{false}, stop_requested_{false};  // stop() before serve() is listening
   std::unique_ptr<httplib::Server> http_;
 };
 
