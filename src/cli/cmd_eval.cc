@@ -29,12 +29,12 @@ std::vector<int64_t> parse_sizes(const std::string& list) {
 }
 
 int eval(int argc, char** argv) {
-  CLI::App app{"Evaluate a model on a generated task (NIAH variants, hop2/hop3) at several memory sizes."};
+  CLI::App app{"Evaluate a model on a generated task (NIAH variants, hop2/hop3, kb) at several memory sizes."};
   std::string model, task = "niah", sizes = "16k,64k,256k,1m", plot, csv;
   msa::eval::EvalOptions o;
   bool no_ablations = false;
   app.add_option("--model,-m", model, "model directory (default: the embedded models/msa-tiny)");
-  app.add_option("--task", task, "niah | niah-multikey | niah-multivalue | niah-multiquery | hop2 | hop3")
+  app.add_option("--task", task, "niah | niah-multikey | niah-multivalue | niah-multiquery | hop2 | hop3 | kb")
       ->capture_default_str();
   app.add_option("--sizes", sizes, "memory sizes in text tokens, comma-separated (16k = 16384, 1m = 1048576)")
       ->capture_default_str();
@@ -48,7 +48,10 @@ int eval(int argc, char** argv) {
                  "needle documents only in the first N slots (gold ids of at most log10(N) digits at every size)")
       ->capture_default_str();
   app.add_flag("--shared-memory", o.shared_memory,
-               "one memory holds every question's needles (default: each question's haystack has only its own)");
+               "one memory holds every question's needles (default: each question's haystack has only its own; always on for kb)");
+  app.add_option("--long-documents", o.long_documents,
+                 "add N long filler documents (200-400 words) to every memory: does routing prefer long documents?")
+      ->capture_default_str();
   app.add_option("--show", o.show_transcripts, "print the transcripts of the first N questions per size (stderr)");
   app.add_flag("--no-ablations", no_ablations, "hop tasks: skip the single-round and no-text runs");
   app.add_option("--plot", plot, "write accuracy/recall vs memory size as a PNG");

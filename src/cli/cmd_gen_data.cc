@@ -17,7 +17,7 @@ int gen_data(int argc, char** argv) {
   std::string task = "niah", size = "16k", out;
   int64_t questions = 100;
   uint64_t seed = 0;
-  app.add_option("--task", task, "niah | niah-multikey | niah-multivalue | niah-multiquery | hop2 | hop3")
+  app.add_option("--task", task, "niah | niah-multikey | niah-multivalue | niah-multiquery | hop2 | hop3 | kb")
       ->capture_default_str();
   app.add_option("--memory-tokens", size, "memory size in text tokens: 16384, 64k, 1m, ...")->capture_default_str();
   app.add_option("--questions,-q", questions, "number of questions")->capture_default_str();
@@ -39,10 +39,12 @@ int gen_data(int argc, char** argv) {
   msa::data::write_task_set(set, out);
   int64_t tokens = 0;
   for (const auto& d : set.docs) tokens += msa::data::memory_document_tokens(d.id, d.text);
-  std::printf("gen-data: task %s, %zu documents (%lld memory text tokens, %zu needle documents), %zu questions, "
+  std::printf("gen-data: task %s, %zu documents (%lld memory text tokens, %zu %s), %zu questions, "
               "seed %llu -> %s/{docs,questions}.jsonl\n",
               std::string(msa::data::task_name(opts.task)).c_str(), set.docs.size(), static_cast<long long>(tokens),
-              set.evidence_doc_ids.size(), set.questions.size(), static_cast<unsigned long long>(seed), out.c_str());
+              set.evidence_doc_ids.size(),
+              opts.task == msa::data::Task::kKb ? "of them gold documents of the questions" : "needle documents",
+              set.questions.size(), static_cast<unsigned long long>(seed), out.c_str());
   return 0;
 }
 

@@ -179,6 +179,8 @@ std::vector<Pool::Key> plan_question(Task task, Pool& pool, TaskPlan& plan, std:
       keys.push_back(k);
       break;
     }
+    case Task::kKb:
+      throw_error("the kb task has its own generator (data/kb.h)");
   }
   plan.questions.push_back(std::move(q));
   return keys;

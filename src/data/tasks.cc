@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "data/kb.h"
 #include "data/random.h"
 #include "data/task_plan.h"
 #include "data/word_lists.h"
@@ -27,6 +28,7 @@ struct TaskNameEntry {
 constexpr TaskNameEntry kTaskNames[] = {
     {Task::kNiah, "niah"},           {Task::kNiahMultiKey, "niah-multikey"}, {Task::kNiahMultiValue, "niah-multivalue"},
     {Task::kNiahMultiQuery, "niah-multiquery"}, {Task::kHop2, "hop2"},      {Task::kHop3, "hop3"},
+    {Task::kKb, "kb"},
 };
 
 int64_t decimal_digits(int64_t v) {
@@ -144,8 +146,17 @@ std::vector<Document> generate_haystack(uint64_t seed, int64_t memory_tokens) {
   return docs;
 }
 
+std::vector<Document> generate_memory_stream(Task task, uint64_t seed, int64_t memory_tokens) {
+  if (task == Task::kKb) return kb_documents(generate_kb_entities(seed, memory_tokens));
+  return generate_haystack(seed, memory_tokens);
+}
+
 TaskSet generate_task(const TaskOptions& opts) {
   MSA_CHECK(opts.num_questions >= 0, "number of questions must be >= 0, got {}", opts.num_questions);
+  if (opts.task == Task::kKb) {
+    MSA_CHECK(opts.evidence_slot_limit == 0, "--evidence-slots does not apply to the kb task (every document is evidence)");
+    return generate_kb_task(opts.seed, opts.memory_tokens, opts.num_questions);
+  }
   TaskSet set;
   set.docs = generate_haystack(opts.seed, opts.memory_tokens);
   std::mt19937_64 rng(stream_seed(opts.seed, kQuestionStream));
@@ -163,6 +174,20 @@ TaskSet generate_task(const TaskOptions& opts) {
   std::vector<size_t> slots = distinct_slots(plan.needles.size(), slot_range, rng);
   place(plan, slots, rng, set);
   return set;
+}
+
+std::vector<std::string> generate_long_documents(uint64_t seed, int64_t count) {
+  MSA_CHECK(count >= 0, "long document count must be >= 0, got {}", count);
+  constexpr uint64_t kLongDocumentStream = 5;
+  std::mt19937_64 rng(stream_seed(seed, kLongDocumentStream));
+  std::vector<std::string> out;
+  for (int64_t i = 0; i < count; ++i) {
+    std::string text;
+    for (const auto& s : detail::filler_sentences(rng, int(uniform_int(rng, 200, 400))))
+      text += (text.empty() ? "" : " ") + s;
+    out.push_back(std::move(text));
+  }
+  return out;
 }
 
 TaskSet generate_training_memory(Task task, int num_docs, int num_questions, int max_id_digits,
@@ -195,8 +220,18 @@ TaskSet generate_training_memory(Task task, int num_docs, int num_questions, int
     ids.push_back(id);
     ++used_per_len[size_t(d)];
   }
-  detail::TaskPlan plan = detail::plan_training(task, num_questions, num_docs, rng, density == NeedleDensity::kSparse);
   TaskSet set;
+  if (task == Task::kKb) {
+    KbTrainingMemory kb = plan_kb_training_memory(num_docs, num_questions, rng);
+    for (int i = 0; i < num_docs; ++i) set.docs.push_back(Document{ids[size_t(i)], std::move(kb.texts[size_t(i)])});
+    for (size_t q = 0; q < kb.qa.size(); ++q) {
+      set.questions.push_back(Question{kb.qa[q].first, kb.qa[q].second, {ids[kb.gold[q]]}});
+      set.evidence_doc_ids.push_back(ids[kb.gold[q]]);
+    }
+    std::sort(set.evidence_doc_ids.begin(), set.evidence_doc_ids.end());
+    return set;
+  }
+  detail::TaskPlan plan = detail::plan_training(task, num_questions, num_docs, rng, density == NeedleDensity::kSparse);
   set.docs.reserve(size_t(num_docs));
   for (int i = 0; i < num_docs; ++i) set.docs.push_back(Document{ids[size_t(i)], std::string()});
   std::vector<size_t> slots = distinct_slots(plan.needles.size(), size_t(num_docs), rng);

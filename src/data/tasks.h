@@ -14,8 +14,8 @@
 
 namespace msa::data {
 
-enum class Task { kNiah, kNiahMultiKey, kNiahMultiValue, kNiahMultiQuery, kHop2, kHop3 };
-Task parse_task(std::string_view name);  // "niah", "niah-multikey", ..., "hop2", "hop3"; throws msa::Error
+enum class Task { kNiah, kNiahMultiKey, kNiahMultiValue, kNiahMultiQuery, kHop2, kHop3, kKb };
+Task parse_task(std::string_view name);  // "niah", "niah-multikey", ..., "hop2", "hop3", "kb"; throws msa::Error
 std::string_view task_name(Task t);
 
 struct Document {
@@ -60,6 +60,12 @@ TaskSet generate_task(const TaskOptions& opts);
 // evaluator encodes the largest once and reuses prefixes).
 std::vector<Document> generate_haystack(uint64_t seed, int64_t memory_tokens);
 
+// The document stream a task's evaluation memory starts from: the filler
+// haystack, or for kb the entity fact sheets (data/kb.h). Prefix property as
+// generate_haystack; generate_task(opts).docs equals this stream of its size
+// with the needle documents written over their slots (kb: no overwrites).
+std::vector<Document> generate_memory_stream(Task task, uint64_t seed, int64_t memory_tokens);
+
 // One small training memory: `num_docs` documents (needles/evidence included at
 // random slots) whose ids are drawn at random (digit count uniform in
 // [1, max_id_digits], all distinct) instead of being slot indices, so that
@@ -76,6 +82,10 @@ TaskSet generate_training_memory(Task task, int num_docs, int num_questions, int
 // Filler documents only (the haystack of generate_task), ids start_id.. ; used to
 // build a large bank once and reuse it across questions.
 std::vector<Document> generate_filler(int64_t count, int64_t start_id, std::mt19937_64& rng);
+
+// `count` long filler documents (200-400 words each; their own stream of the seed),
+// for measuring whether routing prefers documents with many chunks.
+std::vector<std::string> generate_long_documents(uint64_t seed, int64_t count);
 
 // Words, digit groups and punctuation marks in `text` (the tiny tokenizer's count):
 // a run of letters is 1, a run of n digits is ceil(n/3), every other non-space

@@ -73,6 +73,18 @@ std::string metric_prefix(const std::string& task) {
   return s;
 }
 
+}  // namespace
+
+std::pair<double, double> wilson_interval95(double p, int64_t n) {
+  if (n <= 0) return {0.0, 1.0};
+  const double z = 1.959963984540054, nn = double(n), z2n = z * z / nn;
+  const double centre = (p + z2n / 2) / (1 + z2n);
+  const double half = z * std::sqrt(p * (1 - p) / nn + z2n / (4 * nn)) / (1 + z2n);
+  return {std::max(0.0, centre - half), std::min(1.0, centre + half)};
+}
+
+namespace {
+
 std::string by_digits(const SizeResult& s) {
   std::string out;
   for (const auto& [d, ct] : s.id_acc_by_digits)
@@ -138,13 +150,19 @@ EvalReport run_eval(const EvalOptions& o) {
   memory::MemoryEncoder enc(*m);
   const memory::TemplateKV tmpl = enc.encode_template(model::split_prompt_template(tok).prefix_ids);
   Timer t_fill;
-  const std::vector<data::Document> haystack = data::generate_haystack(o.seed, sizes.back());
-  log(fmt::format("[eval] encoding the filler of the largest memory ({} tokens, {} documents)",
-                  data::format_token_count(sizes.back()), haystack.size()));
+  const std::vector<data::Document> haystack = data::generate_memory_stream(o.task, o.seed, sizes.back());
+  log(fmt::format("[eval] encoding the {} of the largest memory ({} tokens, {} documents)",
+                  o.task == data::Task::kKb ? "fact sheets" : "filler", data::format_token_count(sizes.back()),
+                  haystack.size()));
   const std::vector<memory::EncodedDocument> filler = encode_docs(enc, tok, haystack, o, "filler");
   const double filler_s = t_fill.seconds();
   log(fmt::format("[eval] filler encoded in {:.1f} s", filler_s));
 
+  // kb: every document is some question's answer, so the memory is always shared.
+  const bool shared_memory = o.shared_memory || o.task == data::Task::kKb;
+  rep.shared_memory = shared_memory;
+  rep.long_documents = o.long_documents;
+  const std::vector<std::string> long_texts = data::generate_long_documents(o.seed, o.long_documents);
   const int num_slots = int(cfg.msa.routing_layers.size());
   for (int64_t size : sizes) {
     SizeResult res;
@@ -164,6 +182,16 @@ EvalReport run_eval(const EvalOptions& o) {
       const bool is_evidence = next_evidence < evidence.size() && evidence[next_evidence].id == int64_t(i);
       bank.add(is_evidence ? evidence_enc[next_evidence++] : filler[i]);
       res.actual_tokens += data::memory_document_tokens(int64_t(i), ts.docs[i].text);
+    }
+    if (!long_texts.empty()) {
+      // Length fairness: long filler documents after the task's memory (ids follow it).
+      std::vector<data::Document> longs;
+      for (const auto& t : long_texts) longs.push_back(data::Document{int64_t(ts.docs.size() + longs.size()), t});
+      for (auto& e : encode_docs(enc, tok, longs, o, "long documents")) bank.add(e);
+      for (auto& d : longs) {
+        res.actual_tokens += data::memory_document_tokens(d.id, d.text);
+        ts.docs.push_back(std::move(d));
+      }
     }
     res.num_docs = bank.num_docs();
     res.num_chunks = bank.num_chunks();
@@ -189,7 +217,7 @@ EvalReport run_eval(const EvalOptions& o) {
     for (size_t qi = 0; qi < ts.questions.size(); ++qi) {
       const data::Question& q = ts.questions[qi];
       replaced.clear();
-      if (!o.shared_memory) {
+      if (!shared_memory) {
         // Other questions' gold documents are not in this question's haystack.
         std::set<int64_t> own(q.gold_doc_ids.begin(), q.gold_doc_ids.end());
         for (const auto& other : ts.questions)
@@ -274,11 +302,15 @@ EvalReport run_eval(const EvalOptions& o) {
 }
 
 std::string format_table(const EvalReport& r) {
-  std::string out = fmt::format("msa eval: task {}, model {}{}, k = {}, seed {}\n", r.task, r.model,
-                                r.random_weights ? " (RANDOM weights: numbers are meaningless)" : "", r.top_k, r.seed);
+  std::string out = fmt::format("msa eval: task {}, model {}{}, k = {}, seed {}, protocol: {}\n", r.task, r.model,
+                                r.random_weights ? " (RANDOM weights: numbers are meaningless)" : "", r.top_k, r.seed,
+                                r.shared_memory ? "shared memory (one memory holds every question's documents)"
+                                                : "per question (each question's haystack holds only its own gold documents)");
+  if (r.long_documents > 0)
+    out += fmt::format("({} long filler documents of 200-400 words added to every memory)\n", r.long_documents);
   if (r.sizes.empty()) return out;
   const bool hop = r.task == "hop2" || r.task == "hop3";
-  std::string head = fmt::format("{:>6} {:>8} {:>7} {:>5} {:>7}", "size", "tokens", "docs", "q", "acc");
+  std::string head = fmt::format("{:>6} {:>8} {:>7} {:>5} {:>7} {:>13}", "size", "tokens", "docs", "q", "acc", "95% CI");
   if (hop) head += fmt::format(" {:>7} {:>7}", "single", "no_text");
   head += fmt::format(" {:>7} {:>7}", "id_acc", "rec@k");
   for (const auto& l : r.sizes[0].layers) head += fmt::format(" {:>7} {:>7}", fmt::format("L{}@k", l.layer),
@@ -286,8 +318,10 @@ std::string format_table(const EvalReport& r) {
   head += fmt::format(" {:>7} {:>6} {:>8} {:>8}\n", "cited", "rounds", "enc_s", "ans_s");
   out += head;
   for (const auto& s : r.sizes) {
-    std::string line = fmt::format("{:>6} {:>8} {:>7} {:>5} {:>7}", data::format_token_count(s.memory_tokens),
-                                   s.actual_tokens, s.num_docs, s.questions, fmt_value(s.answer_acc));
+    const auto [lo, hi] = wilson_interval95(s.answer_acc, s.questions);
+    std::string line = fmt::format("{:>6} {:>8} {:>7} {:>5} {:>7} {:>13}", data::format_token_count(s.memory_tokens),
+                                   s.actual_tokens, s.num_docs, s.questions, fmt_value(s.answer_acc),
+                                   fmt::format("[{:.2f}, {:.2f}]", lo, hi));
     if (hop) line += fmt::format(" {:>7} {:>7}", fmt_value(s.answer_acc_single_round), fmt_value(s.answer_acc_no_text));
     line += fmt::format(" {:>7} {:>7}", fmt_value(s.id_acc), fmt_value(s.recall_at_k));
     for (const auto& l : s.layers) line += fmt::format(" {:>7} {:>7}", fmt_value(l.recall_at_k), fmt_value(l.recall_at_1));
@@ -310,7 +344,14 @@ std::string format_metrics(const EvalReport& r) {
   for (const auto& s : r.sizes) {
     const std::string sz = data::format_token_count(s.memory_tokens);
     metric(p + "_acc_" + sz, s.answer_acc);
+    const auto [lo, hi] = wilson_interval95(s.answer_acc, s.questions);
+    metric(p + "_acc_" + sz + "_ci95_low", lo);
+    metric(p + "_acc_" + sz + "_ci95_high", hi);
     metric("recall_at_k_" + sz, s.recall_at_k);
+    for (const auto& l : s.layers) {
+      metric(fmt::format("recall_at_1_L{}_{}", l.layer, sz), l.recall_at_1);
+      metric(fmt::format("recall_at_k_L{}_{}", l.layer, sz), l.recall_at_k);
+    }
     metric("id_acc_" + sz, s.id_acc);
   }
   if (hop && !r.sizes.empty()) {
@@ -330,15 +371,19 @@ std::string format_metrics(const EvalReport& r) {
 }
 
 std::string format_csv(const EvalReport& r) {
-  std::string out = "task,size,memory_tokens,docs,chunks,questions,acc,acc_single_round,acc_no_text,id_acc,recall_at_k";
+  std::string out =
+      "task,protocol,size,memory_tokens,docs,chunks,questions,acc,acc_ci95_low,acc_ci95_high,acc_single_round,"
+      "acc_no_text,id_acc,recall_at_k";
   if (!r.sizes.empty())
     for (const auto& l : r.sizes[0].layers) out += fmt::format(",recall_at_k_L{0},recall_at_1_L{0}", l.layer);
   out += ",cited_evidence_recall,mean_rounds,encode_s,answer_s,id_acc_by_digits\n";
   auto v = [](double x) { return std::isnan(x) ? std::string() : fmt::format("{:.6f}", x); };
   for (const auto& s : r.sizes) {
-    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{}", r.task, data::format_token_count(s.memory_tokens),
-                       s.actual_tokens, s.num_docs, s.num_chunks, s.questions, v(s.answer_acc),
-                       v(s.answer_acc_single_round), v(s.answer_acc_no_text), v(s.id_acc), v(s.recall_at_k));
+    const auto [lo, hi] = wilson_interval95(s.answer_acc, s.questions);
+    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{}", r.task, r.shared_memory ? "shared" : "per-question",
+                       data::format_token_count(s.memory_tokens), s.actual_tokens, s.num_docs, s.num_chunks,
+                       s.questions, v(s.answer_acc), v(lo), v(hi), v(s.answer_acc_single_round),
+                       v(s.answer_acc_no_text), v(s.id_acc), v(s.recall_at_k));
     for (const auto& l : s.layers) out += fmt::format(",{},{}", v(l.recall_at_k), v(l.recall_at_1));
     out += fmt::format(",{},{:.4f},{:.3f},{:.3f},{}\n", v(s.evidence_recall), s.mean_rounds, s.encode_s, s.answer_s,
                        by_digits(s));

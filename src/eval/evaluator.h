@@ -37,6 +37,9 @@ struct EvalOptions {
   // gold documents (other questions' gold slots show filler; eval/question_memory.h).
   // true: one memory holds every question's needles (a knowledge base).
   bool shared_memory = false;
+  // Length fairness: this many long filler documents (200-400 words, 13-26
+  // chunks of 16) are added after every size's memory (ids after its last).
+  int64_t long_documents = 0;
   int64_t show_transcripts = 0;     // log the interleave transcript of the first N questions per size
   std::function<void(const std::string&)> log;  // progress lines; may be empty
 };
@@ -68,6 +71,8 @@ struct SizeResult {
 struct EvalReport {
   std::string task, model;
   bool random_weights = false;
+  int64_t long_documents = 0;  // long filler documents mixed into every memory
+  bool shared_memory = false;  // protocol: one memory for all questions (always for kb)
   int64_t top_k = 0;
   uint64_t seed = 0;
   std::vector<SizeResult> sizes;
@@ -78,6 +83,9 @@ EvalReport run_eval(const EvalOptions& opts);
 // RULER string_match_all: fraction of the ", "-separated reference parts found
 // (case-insensitive) in the prediction.
 double string_match_all(const std::string& prediction, const std::string& reference);
+
+// Wilson score interval (95 %) of a proportion p measured on n trials.
+std::pair<double, double> wilson_interval95(double p, int64_t n);
 
 std::string format_table(const EvalReport& r);
 // "metric: name = value" lines (docs/eval.md lists the names).

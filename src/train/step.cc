@@ -49,7 +49,9 @@ struct LayerActs {
 struct RowRouting {
   std::vector<int64_t> rtok;      // row positions of routing tokens
   std::vector<float> xr, u, un, unorm;  // gathered x̂ [Tr,D], raw u, normalised ũ, norms [Tr*Hq]
-  std::vector<float> S;           // [N] document scores
+  std::vector<float> S;           // [N] document scores (hard max: selection, as inference)
+  std::vector<float> sct;         // [C*Tr] token-chunk scores
+  std::vector<float> Ssm;         // [N] smooth-max scores (aux loss) when StepOptions::smooth_max > 0
   std::vector<int64_t> best_c;    // [N] argmax chunk (global chunk index)
   std::vector<int64_t> best_t;    // [C] argmax routing token per chunk
   std::vector<float> dS;          // [N] aux gradient
@@ -133,6 +135,7 @@ class Worker {
 
   // Row state.
   int64_t rowT_ = 0;
+  float smooth_max_ = 0;
   std::vector<int32_t> rowpos_;
   std::vector<LayerActs> racts_;
   std::vector<float> rh_final_;
@@ -365,6 +368,7 @@ void Worker::row_fwd(const Episode& ep, const TrainRow& row, Pooled& pooled, con
   const int64_t T = int64_t(row.ids.size()), N = int64_t(ep.docs.size()), G = Hq / Hkv;
   const int64_t tmplT = tmpl_.T;
   rowT_ = T;
+  smooth_max_ = o.smooth_max;
   rowpos_.resize(size_t(T));
   for (int64_t t = 0; t < T; ++t) rowpos_[size_t(t)] = int32_t(tmplT + o.top_k + t);
   MSA_CHECK(rowpos_.back() < c_.max_position_embeddings, "training row of {} tokens exceeds max positions", T);
@@ -391,6 +395,7 @@ void Worker::row_fwd(const Episode& ep, const TrainRow& row, Pooled& pooled, con
       R.best_c.assign(size_t(N), -1);
       R.best_t.assign(size_t(C), -1);
       R.selected.clear();
+      R.Ssm.clear();
       R.has_aux = false;
       if (Tr > 0) {
         ensure(R.xr, size_t(Tr * D)); ensure(R.u, size_t(Tr * qd)); ensure(R.un, size_t(Tr * qd));
@@ -401,6 +406,7 @@ void Worker::row_fwd(const Episode& ep, const TrainRow& row, Pooled& pooled, con
         l2norm_fwd(R.u.data(), Tr * Hq, d, R.un.data(), R.unorm.data());
         const float* kn = pooled.rn[size_t(slot)].data();
         std::vector<float> sc(static_cast<size_t>(C));
+        R.sct.resize(size_t(C * Tr));
         for (int64_t c = 0; c < C; ++c) {
           float best = -3.0e38f;
           int64_t bt = 0;
@@ -414,6 +420,7 @@ void Worker::row_fwd(const Episode& ep, const TrainRow& row, Pooled& pooled, con
               acc += dot;
             }
             acc /= float(Hq);
+            R.sct[size_t(c * Tr + t)] = acc;
             if (acc > best) {
               best = acc;
               bt = t;
@@ -451,7 +458,22 @@ void Worker::row_fwd(const Episode& ep, const TrainRow& row, Pooled& pooled, con
           st->recall_n[size_t(slot)] += 1;
           if (l >= NL / 2) {
             R.dS.assign(size_t(N), 0.f);
-            st->aux_sum += infonce_decouple(R.S.data(), row.positive.data(), N, tau, float(aux_scale), R.dS.data());
+            const float* S_aux = R.S.data();
+            if (o.smooth_max > 0) {
+              // beta * logsumexp(s / beta) over the document's (token, chunk) scores:
+              // every pair gets gradient (tiny-model-notes §8.1), not only the argmax.
+              const float beta = o.smooth_max;
+              R.Ssm.assign(size_t(N), 0.f);
+              for (int64_t i = 0; i < N; ++i) {
+                const float mx = R.S[size_t(i)];
+                double sum = 0;
+                for (int64_t c = pooled.chunk_begin[size_t(i)]; c < pooled.chunk_begin[size_t(i) + 1]; ++c)
+                  for (int64_t t = 0; t < Tr; ++t) sum += std::exp(double(R.sct[size_t(c * Tr + t)] - mx) / beta);
+                R.Ssm[size_t(i)] = mx + beta * float(std::log(sum));
+              }
+              S_aux = R.Ssm.data();
+            }
+            st->aux_sum += infonce_decouple(S_aux, row.positive.data(), N, tau, float(aux_scale), R.dS.data());
             st->aux_n += 1;
             R.has_aux = want_aux_grad;
           }
@@ -539,10 +561,8 @@ void Worker::row_bwd(const TrainRow& row, Pooled& pooled) {
       zero(dun_, size_t(Tr * qd));
       const float* kn = pooled.rn[size_t(slot)].data();
       float* dkn = pooled.drn[size_t(slot)].data();
-      for (size_t i = 0; i < R.dS.size(); ++i) {
-        const float g = R.dS[i];
-        if (g == 0.f || R.best_c[i] < 0) continue;
-        const int64_t c = R.best_c[i], t = R.best_t[size_t(c)];
+      // d score(t, c) = g: mean over heads of cosines.
+      auto add_pair = [&](int64_t c, int64_t t, float g) {
         const float gh = g / float(Hq);
         for (int64_t h = 0; h < Hq; ++h) {
           const float* uu = R.un.data() + (t * Hq + h) * d;
@@ -554,6 +574,22 @@ void Worker::row_bwd(const TrainRow& row, Pooled& pooled) {
             dkk[e] += gh * uu[e];
           }
         }
+      };
+      const bool smooth = smooth_max_ > 0 && R.Ssm.size() == R.dS.size();
+      for (size_t i = 0; i < R.dS.size(); ++i) {
+        const float g = R.dS[i];
+        if (g == 0.f || R.best_c[i] < 0) continue;
+        if (!smooth) {
+          const int64_t c = R.best_c[i];
+          add_pair(c, R.best_t[size_t(c)], g);
+          continue;
+        }
+        // Softmax weights of the smooth max.
+        for (int64_t c = pooled.chunk_begin[i]; c < pooled.chunk_begin[i + 1]; ++c)
+          for (int64_t t = 0; t < Tr; ++t) {
+            const float wct = std::exp((R.sct[size_t(c * Tr + t)] - R.Ssm[i]) / smooth_max_);
+            if (wct > 1e-6f) add_pair(c, t, g * wct);
+          }
       }
       zero(du_, size_t(Tr * qd));
       l2norm_bwd(R.un.data(), R.unorm.data(), dun_.data(), Tr * Hq, d, du_.data());

@@ -48,6 +48,10 @@ struct Batch {
 struct StepOptions {
   int64_t top_k = 4;
   float tau = 0.1f;  // clamped to [0.001, 0.5]
+  // > 0: the aux loss scores a document with beta*logsumexp(s/beta) over its
+  // (question token, chunk) scores instead of the hard max (selection keeps the
+  // hard max, as inference does). tiny-model-notes §8.1: 0.1.
+  float smooth_max = 0.0f;
   float w_lm = 1.0f, w_rec = 1.0f, w_aux = 0.1f;
   int threads = 1;
   bool backward = true;  // false: losses and diagnostics only

@@ -105,6 +105,7 @@ TrainConfig parse_train_config(const std::string& text, const std::string& origi
   get("lm_weight", c.lm_weight); get("aux_weight", c.aux_weight);
   get("seed", c.seed); get("threads", c.threads); get("checkpoint_every", c.checkpoint_every);
   get("log_every", c.log_every); get("sparse_needle_steps", c.sparse_needle_steps); get("checkpoint_aux_loss_method", c.checkpoint_aux_loss_method); get("out_dir", c.out_dir);
+  get("smooth_max", c.smooth_max); get("init_from", c.init_from);
   seen.insert("tasks");
   seen.insert("comment");
   if (auto it = j.find("tasks"); it != j.end()) {
@@ -179,6 +180,9 @@ TrainResult run_training(const TrainConfig& cfg, const TrainRunOptions& opts) {
     load_flat((state_dir / "optimizer.safetensors").string(), {{"adam_m", &m}, {"adam_v", &v}});
     MSA_CHECK(m.size() == L.total() && v.size() == L.total(), "optimizer state does not match the model");
     if (!opts.quiet) std::fprintf(stderr, "resuming %s at step %d\n", out.c_str(), start);
+  } else if (!cfg.init_from.empty()) {
+    load_params(L, (fs::path(cfg.init_from) / "model.safetensors").string(), &w);
+    if (!opts.quiet) std::fprintf(stderr, "starting from the weights of %s\n", cfg.init_from.c_str());
   } else {
     init_params(L, cfg.seed * 7919 + 1, cfg.init_std, &w);
   }
@@ -233,6 +237,7 @@ TrainResult run_training(const TrainConfig& cfg, const TrainRunOptions& opts) {
     StepOptions so;
     so.top_k = cfg.doc_top_k;
     so.tau = cfg.tau;
+    so.smooth_max = cfg.smooth_max;
     so.threads = cfg.threads;
     const bool phase1 = step < cfg.aux_phase_steps;
     so.w_lm = phase1 ? cfg.phase1_lm_weight : cfg.lm_weight;
@@ -264,6 +269,12 @@ TrainResult run_training(const TrainConfig& cfg, const TrainRunOptions& opts) {
     const double secs = t.ms() / 1000.0;
     const int64_t tokens = st.doc_tokens + st.row_tokens;
     res.losses.push_back(st.loss);
+    res.aux.push_back(st.aux());
+    {
+      double r1 = 0;
+      for (int s = 0; s < nslots; ++s) r1 += st.recall1[size_t(s)] / double(std::max<int64_t>(1, st.recall_n[size_t(s)]));
+      res.recall1.push_back(nslots ? r1 / nslots : 0.0);
+    }
     res.steps_done++;
     csv << step << "," << st.loss << "," << st.lm() << "," << st.lm_id() << "," << st.lm_ans() << "," << st.rec()
         << "," << st.aux() << "," << so.w_lm << "," << so.w_aux;

@@ -35,6 +35,8 @@ struct TrainConfig {
   float lr = 3e-3f, min_lr_ratio = 0.1f, weight_decay = 0.01f, beta1 = 0.9f, beta2 = 0.95f, grad_clip = 1.0f;
   // Losses: phase 1 (steps < aux_phase_steps) uses the warm-up weights.
   float tau = 0.1f, rec_weight = 1.0f;
+  // > 0: smooth max (beta*logsumexp) over token x chunk scores in the aux loss (StepOptions::smooth_max).
+  float smooth_max = 0.0f;
   // aux_loss_method written to config.json. "INFONCE" (default) makes inference
   // score with cosine, as training does; see docs/training.md.
   std::string checkpoint_aux_loss_method = "INFONCE";
@@ -44,6 +46,9 @@ struct TrainConfig {
   uint64_t seed = 0;
   int threads = 2, checkpoint_every = 200, log_every = 1;
   std::string out_dir = "runs/msa-tiny";
+  // Non-empty: a fresh run starts from this model directory's weights (fine-tuning;
+  // the architecture and tokenizer must match) instead of a random init.
+  std::string init_from;
 
   model::ModelConfig model_config(int64_t vocab_size, int64_t eos_id) const;
 };
@@ -61,6 +66,8 @@ struct TrainRunOptions {
 struct TrainResult {
   int steps_done = 0;
   std::vector<double> losses;  // total loss per step run in this invocation
+  std::vector<double> aux;     // aux (routing) loss per step
+  std::vector<double> recall1;  // per step: routing recall@1 on the batch, mean over routing layers
   std::string model_dir;
 };
 

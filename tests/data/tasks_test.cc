@@ -147,6 +147,10 @@ void check_evidence(Task t, const TaskSet& s, const std::function<const std::str
     }
     auto keys = question_keys(q.question);
     switch (t) {
+      case Task::kKb:  // kb_test.cc
+        ASSERT_EQ(q.gold_doc_ids.size(), 1u);
+        EXPECT_TRUE(contains(text_of(q.gold_doc_ids[0]), " " + q.answer + "."));
+        break;
       case Task::kNiah:
       case Task::kNiahMultiKey:
         ASSERT_EQ(keys.size(), 1u) << q.question;

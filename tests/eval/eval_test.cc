@@ -98,10 +98,27 @@ TEST(Eval, NiahHarnessEndToEnd) {
   EXPECT_NE(metrics.find("metric: recall_at_k_8k = "), std::string::npos);
   const std::string csv = format_csv(r);
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 3);
-  EXPECT_EQ(csv.rfind("task,size,memory_tokens,docs,chunks,questions,acc,", 0), 0u);
+  EXPECT_EQ(csv.rfind("task,protocol,size,memory_tokens,docs,chunks,questions,acc,acc_ci95_low,acc_ci95_high,", 0), 0u);
+  EXPECT_NE(csv.find("\nniah,per-question,2k,"), std::string::npos) << csv;
+  EXPECT_NE(metrics.find("metric: niah_acc_8k_ci95_low = "), std::string::npos);
+  EXPECT_NE(metrics.find("metric: recall_at_1_L"), std::string::npos);
+  EXPECT_NE(format_table(r).find("protocol: per question"), std::string::npos);
   EXPECT_NE(format_table(r).find("RANDOM"), std::string::npos);
   for (const auto& s : r.sizes)
     for (const auto& [d, ct] : s.id_acc_by_digits) EXPECT_LE(d, 2);
+}
+
+TEST(Eval, WilsonInterval) {
+  // Known values: 50/50 -> [0.929, 1]; 25/50 -> [0.366, 0.634]; 0/50 -> [0, 0.071].
+  auto [lo1, hi1] = wilson_interval95(1.0, 50);
+  EXPECT_NEAR(lo1, 0.9287, 1e-3);
+  EXPECT_DOUBLE_EQ(hi1, 1.0);
+  auto [lo2, hi2] = wilson_interval95(0.5, 50);
+  EXPECT_NEAR(lo2, 0.3664, 1e-3);
+  EXPECT_NEAR(hi2, 0.6336, 1e-3);
+  auto [lo3, hi3] = wilson_interval95(0.0, 50);
+  EXPECT_NEAR(lo3, 0.0, 1e-12);
+  EXPECT_NEAR(hi3, 0.0713, 1e-3);
 }
 
 TEST(Eval, HopAblationsAndCli) {

@@ -235,7 +235,8 @@ static Batch tiny_batch(std::mt19937& g) {
   return b;
 }
 
-TEST(TrainStep, WholeModelGradientMatchesFiniteDifferences) {
+// smooth_max > 0: the aux loss uses the smooth maximum over (token, chunk) scores.
+static void check_whole_model_gradient(float smooth_max) {
   const model::ModelConfig c = tiny_config();
   ParamLayout L(c);
   std::vector<float> w;
@@ -250,6 +251,7 @@ TEST(TrainStep, WholeModelGradientMatchesFiniteDifferences) {
   StepOptions o;
   o.top_k = 2;
   o.w_lm = 1.0f; o.w_rec = 0.7f; o.w_aux = 0.5f;
+  o.smooth_max = smooth_max;
   o.threads = 2;
   StepRunner run(L, 2);
   std::vector<float> grad;
@@ -308,4 +310,32 @@ TEST(TrainStep, WholeModelGradientMatchesFiniteDifferences) {
     }
   }
   EXPECT_EQ(bad, 0) << "of " << checked;
+}
+
+TEST(TrainStep, WholeModelGradientMatchesFiniteDifferences) { check_whole_model_gradient(0.0f); }
+
+TEST(TrainStep, WholeModelGradientWithSmoothMaxAuxLoss) { check_whole_model_gradient(0.1f); }
+
+// The smooth maximum gives every (token, chunk) pair of a document gradient;
+// the hard maximum only its argmax: the router-query gradient differs.
+TEST(TrainStep, SmoothMaxChangesOnlyTheAuxGradient) {
+  const model::ModelConfig c = tiny_config();
+  ParamLayout L(c);
+  std::vector<float> w;
+  init_params(L, 7, 0.3f, &w);
+  std::mt19937 g(5);
+  Batch b = tiny_batch(g);
+  StepOptions o;
+  o.top_k = 2;
+  o.threads = 1;
+  StepRunner run(L, 1);
+  std::vector<float> g_hard, g_smooth;
+  const StepStats hard = run.run(w, b, o, &g_hard);
+  o.smooth_max = 0.1f;
+  const StepStats smooth = run.run(w, b, o, &g_smooth);
+  EXPECT_DOUBLE_EQ(hard.lm(), smooth.lm());  // selection is the hard max in both
+  EXPECT_NE(hard.aux(), smooth.aux());
+  double diff = 0;
+  for (size_t i = 0; i < g_hard.size(); ++i) diff += std::abs(double(g_hard[i]) - g_smooth[i]);
+  EXPECT_GT(diff, 0.0);
 }
