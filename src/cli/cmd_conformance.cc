@@ -15,9 +15,15 @@ int run(int argc, char** argv) {
   app.add_option("set-dir", set_dir, "golden set directory (config.json, model.safetensors, inputs.json, expected.json)")
       ->required();
   app.add_option("--out,-o", out, "output safetensors file")->required();
+  std::string memory = "in-memory-f32";
+  app.add_option("--memory", memory,
+                 "memory path: in-memory-f32 (the reference's, every tensor) | bank-bf16 | bank-int8 (a persistent "
+                 "bank as ask/serve use: routing and logits tensors only)");
   CLI11_PARSE(app, argc, argv);
   msa::Timer t;
-  auto res = msa::engine::run_conformance(set_dir);
+  msa::engine::ConformanceOptions co;
+  co.memory = msa::engine::parse_conformance_memory(memory);
+  auto res = msa::engine::run_conformance(set_dir, co);
   msa::engine::write_conformance_output(res, out);
   for (auto& line : res.log) std::printf("%s\n", line.c_str());
   std::printf("wrote %zu tensors to %s (%.2f s)\n", res.tensors.size(), out.c_str(), t.seconds());

@@ -56,12 +56,18 @@ int eval(int argc, char** argv) {
   app.add_flag("--no-ablations", no_ablations, "hop tasks: skip the single-round and no-text runs");
   app.add_option("--plot", plot, "write accuracy/recall vs memory size as a PNG");
   app.add_option("--csv", csv, "write the table as CSV");
+  std::string bank_path = "in-memory";
+  app.add_option("--bank-path", bank_path,
+                 "memory routed over: in-memory (f32 keys and K/V, the reference's numerics) | persistent (a bank as "
+                 "`msa ask`/`msa serve` read it: bf16 keys and K/V); printed with every result")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   o.model_dir = msa::model::resolve_model_dir(model);
   o.task = msa::data::parse_task(task);
   o.sizes = parse_sizes(sizes);
   o.ablations = !no_ablations;
+  o.bank_path = msa::eval::parse_bank_path(bank_path);
   o.log = [](const std::string& line) {
     std::fprintf(stderr, "%s\n", line.c_str());
     std::fflush(stderr);

@@ -106,6 +106,8 @@ int serve(int argc, char** argv) {
   app.add_option("--passage-tokens", st.passage_tokens,
                  "POSTed documents longer than this are stored as passages; 0 = never split "
                  "(default: the model's msa_passage_tokens, else 64)");
+  app.add_flag("--ops-require-key", so.ops_require_key,
+               "/health and /metrics need a valid API key too (default: open, for probes and scrapers)");
   shard_opts.add_to(app);
   CLI11_PARSE(app, argc, argv);
   install_stop_handlers();  // before MPI starts (sharded bank): every rank, every thread

@@ -123,6 +123,9 @@ class Reader {
     return v;
   }
 
+  size_t remaining() const { return b_.size() - pos_; }
+  const char* what() const { return what_; }
+
  private:
   void need(uint64_t n) {
     MSA_CHECK(n <= b_.size() - pos_, "malformed {} message ({} bytes, need {} more at {})", what_, b_.size(), n, pos_);

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "distributed/shard_requests.h"
+#include "distributed/wire_frames.h"
 #include "engine/bank_service.h"
 
 namespace msa::distributed {
@@ -71,34 +72,12 @@ struct LocalView {
   }
 };
 
-void put_query(Writer& w, int slot, const memory::RoutingQuery& q) {
-  w.put<int32_t>(slot).put<int64_t>(q.Tr).put<int64_t>(q.Hq).put<int64_t>(q.d).put<int64_t>(q.k);
-  w.put<uint8_t>(uint8_t(q.head_reduce)).put<uint8_t>(uint8_t(q.query_reduce)).put<uint8_t>(uint8_t(q.chunk_reduce));
-  w.array(q.u, size_t(q.Tr * q.Hq * q.d));
-}
-
 // Reads a reply's header (request id, ok flag); throws the worker's error.
 Reader open_reply(const std::vector<uint8_t>& b, int rank, const char* what) {
   Reader r(b, what);
   r.get<uint64_t>();
   if (!r.get<uint8_t>()) throw Error(fmt::format("rank {} failed to {}: {}", rank, what, r.str()));
   return r;
-}
-
-memory::RoutingQuery get_query(Reader& rd, int* slot, std::vector<float>* u) {
-  memory::RoutingQuery q;
-  *slot = rd.get<int32_t>();
-  q.Tr = rd.get<int64_t>();
-  q.Hq = rd.get<int64_t>();
-  q.d = rd.get<int64_t>();
-  q.k = rd.get<int64_t>();
-  q.head_reduce = kernels::HeadReduce(rd.get<uint8_t>());
-  q.query_reduce = kernels::QueryReduce(rd.get<uint8_t>());
-  q.chunk_reduce = kernels::ChunkReduce(rd.get<uint8_t>());
-  *u = rd.array<float>();
-  MSA_CHECK(int64_t(u->size()) == q.Tr * q.Hq * q.d, "malformed route command");
-  q.u = u->data();
-  return q;
 }
 
 // One routing query of one snapshot waiting for (or carried by) a round.
@@ -220,7 +199,7 @@ struct ShardedMemory::Impl {
       w.put<uint64_t>(jobs.size());
       for (auto* j : jobs) {
         w.put<uint64_t>(j->snap);
-        put_query(w, j->slot, *j->q);
+        put_route_query(w, j->slot, *j->q);
       }
     });
   }
@@ -233,15 +212,12 @@ struct ShardedMemory::Impl {
         Reader rd = open_reply(b, r, "route");
         MSA_CHECK(rd.get<uint64_t>() == jobs.size(), "rank {}: malformed route reply", r);
         for (auto* j : jobs) {
-          if (!rd.get<uint8_t>()) {
-            const std::string err = rd.str();
-            if (!j->error) j->error = std::make_exception_ptr(Error(fmt::format("rank {} failed to route: {}", r, err)));
+          const RouteResultFrame res = get_route_result(rd);
+          if (!res.ok) {
+            if (!j->error) j->error = std::make_exception_ptr(Error(fmt::format("rank {} failed to route: {}", r, res.error)));
             continue;
           }
-          const auto docs = rd.array<int64_t>();
-          const auto scores = rd.array<float>();
-          MSA_CHECK(docs.size() == scores.size(), "rank {}: malformed route reply", r);
-          for (size_t i = 0; i < docs.size(); ++i) j->remote.push_back({docs[i], scores[i]});
+          for (size_t i = 0; i < res.docs.size(); ++i) j->remote.push_back({res.docs[i], res.scores[i]});
         }
       } catch (...) {
         if (!first) first = std::current_exception();
@@ -587,8 +563,8 @@ engine::MemorySnapshot ShardedMemory::snapshot(const std::vector<std::string>& n
   int64_t remote_docs = 0;
   if (!im.workers.empty()) {
     const uint64_t req = im.post(im.workers, Op::Snapshot, [&](Writer& w) {
-      w.put<uint64_t>(id).put<uint64_t>(namespaces.size());
-      for (auto& n : namespaces) w.str(n);
+      w.put<uint64_t>(id);
+      put_strings(w, namespaces);
     });
     for (int r : im.workers) {
       const auto b = im.await(r, req);
@@ -638,8 +614,7 @@ void serve_shards(Comm& comm, LocalShards local, double timeout_s) {
       switch (op) {
         case Op::Snapshot: {
           const uint64_t id = rd.get<uint64_t>();
-          std::vector<std::string> ns(rd.get<uint64_t>());
-          for (auto& n : ns) n = rd.str();
+          const std::vector<std::string> ns = get_strings(rd);
           auto [it, _] = views.insert_or_assign(id, LocalView(local, ns));
           out.put<uint8_t>(1).put<int64_t>(it->second.num_docs());
           break;
@@ -648,22 +623,18 @@ void serve_shards(Comm& comm, LocalShards local, double timeout_s) {
           views.erase(rd.get<uint64_t>());
           continue;  // no reply
         case Op::Route: {
-          const uint64_t n = rd.get<uint64_t>();
-          out.put<uint8_t>(1).put<uint64_t>(n);
-          for (uint64_t i = 0; i < n; ++i) {
-            const uint64_t snap = rd.get<uint64_t>();
-            int slot = 0;
-            std::vector<float> u;
-            const memory::RoutingQuery q = get_query(rd, &slot, &u);
+          const std::vector<RouteQueryFrame> batch = get_route_batch(rd);
+          out.put<uint8_t>(1).put<uint64_t>(batch.size());
+          for (const RouteQueryFrame& f : batch) {
+            RouteResultFrame res;
             try {
-              const auto top = view(snap).route(slot, q);
-              std::vector<int64_t> docs;
-              std::vector<float> scores;
-              for (auto& s : top) docs.push_back(s.doc), scores.push_back(s.score);
-              out.put<uint8_t>(1).array(docs.data(), docs.size()).array(scores.data(), scores.size());
+              for (auto& s : view(f.snap).route(f.slot, f.q)) res.docs.push_back(s.doc), res.scores.push_back(s.score);
+              res.ok = true;
             } catch (const std::exception& e) {
-              out.put<uint8_t>(0).str(e.what());
+              res = RouteResultFrame();
+              res.error = e.what();
             }
+            put_route_result(out, res);
           }
           break;
         }

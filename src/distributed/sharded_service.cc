@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "core/checked_math.h"
 #include "distributed/shard_requests.h"
 
 namespace msa::distributed {
@@ -68,10 +69,17 @@ std::optional<engine::DocumentRecord> ShardedService::get(int64_t id, const std:
 
 std::vector<engine::DocumentRecord> ShardedService::list(const std::vector<std::string>& ns, int64_t offset,
                                                          int64_t limit, int64_t* total) const {
+  MSA_CHECK(offset >= 0, "list: offset must be >= 0 (got {})", offset);
+  MSA_CHECK(limit >= -1, "list: limit must be >= 0, or -1 for all (got {})", limit);
   // Ids are disjoint across shards: the global page by id is within every
-  // shard's first offset+limit documents.
+  // shard's first offset+limit documents. Past the last document (an offset
+  // that large, or offset + limit beyond int64) the page is empty and the
+  // shards are asked for their counts only, not for their whole catalogs.
   ShardRequest q = request(ShardOp::List, -1, ns);
-  q.limit = limit < 0 ? -1 : offset + limit;
+  const int64_t stored = stats().documents;  // every namespace: an upper bound on what is visible
+  const auto end = add_checked(offset, limit);
+  if (offset >= stored) q.limit = 0;
+  else q.limit = limit < 0 || !end ? -1 : *end;
   std::vector<engine::DocumentRecord> all;
   int64_t n = 0;
   for (auto& r : call_all(mem_, q)) {
@@ -81,7 +89,7 @@ std::vector<engine::DocumentRecord> ShardedService::list(const std::vector<std::
   if (total) *total = n;
   std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
   std::vector<engine::DocumentRecord> page;
-  for (int64_t i = offset; i < int64_t(all.size()) && (limit < 0 || i < offset + limit); ++i)
+  for (int64_t i = offset; i < int64_t(all.size()) && (limit < 0 || i - offset < limit); ++i)
     page.push_back(std::move(all[size_t(i)]));
   return page;
 }

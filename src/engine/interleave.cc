@@ -20,6 +20,18 @@ std::vector<int32_t> stop_ids(const model::Model& m, const model::Tokenizer& tok
 
 bool contains(const std::string& s, std::string_view needle) { return s.find(needle) != std::string::npos; }
 
+// Appends a generated piece to the transcript: a special token the model
+// generated stays special when the transcript is re-encoded; any other text
+// (even if it spells "<|im_end|>") stays text.
+void append_generated(model::PromptText& to, const model::Tokenizer& tok, int32_t id, const std::string& piece) {
+  const std::string_view special = tok.is_special(id) ? tok.token_bytes(id) : std::string_view();
+  const std::string_view p = piece;
+  if (!special.empty() && p.size() >= special.size() && p.substr(p.size() - special.size()) == special)
+    to.untrusted(p.substr(0, p.size() - special.size())).trusted(special);
+  else
+    to.untrusted(p);
+}
+
 }  // namespace
 
 InterleaveResult answer_with_interleave(std::shared_ptr<const model::Model> m,
@@ -34,12 +46,19 @@ InterleaveResult answer_with_interleave(std::shared_ptr<const model::Model> m,
 
   InterleaveResult r;
   // The text of the first call's input from "\nPlease answer ..." on (§6.3).
-  std::string transcript = model::routed_question_text(question) + split.tail_text + std::string(model::kImStart);
+  // Questions, documents and generated text are untrusted (issue 18): special
+  // tokens come only from the builder's template text or from the model.
+  model::PromptText transcript(model::kQuestionHead);
+  transcript.untrusted(question).trusted(model::kQuestionTail).trusted(split.tail_text).trusted(model::kImStart);
+  // Everything the model generated, over all calls: the only text that steers
+  // the loop and from which the answer and citations are read.
+  std::string generated_all;
   Sampler sampler(opts.sampler);
   for (int round = 0;; ++round) {
     if (cb.on_round_start) cb.on_round_start(round);
     // User questions are untrusted: special-token text in them stays plain text
-    // in round 1. Later rounds re-encode the transcript as the reference does.
+    // in round 1. Later rounds re-encode the transcript as the reference does,
+    // except that questions, documents and generated text stay text.
     const model::TaggedIds row = round == 0 ? model::first_round_row(tok, question, /*parse_special=*/false)
                                             : model::reencode_row(tok, transcript);
     const auto positions = first_round_positions(row.ids.size(), opts.engine.top_k, template_tokens);
@@ -55,15 +74,19 @@ InterleaveResult answer_with_interleave(std::shared_ptr<const model::Model> m,
     // A single-round run that already retrieved once is told to answer now.
     const bool force_answer = !opts.interleave && round > 0;
     bool answering = false, finished = false, inject = false;
-    std::string round_text;
-    auto restate = [&](const std::string& lead_in) {
-      const std::string block = lead_in + model::restatement_block(opts.conversation + question);
-      const auto ids = tok.encode(block, /*parse_special=*/true);
-      s.feed_block(ids, opts.causal_restatement, &logits);
-      round_text += block;
+    std::string round_text;       // this call's text: generated + the restatement
+    std::string model_text;       // only what the model generated in this call
+    model::PromptText round_prompt;  // round_text with its trusted spans
+    auto restate = [&](std::string_view lead_in) {
+      model::PromptText block(lead_in);
+      // Earlier chat turns (untrusted, like the question) come just before it.
+      block.append(model::restatement_prompt(opts.conversation + question));
+      s.feed_block(block.encode(tok), opts.causal_restatement, &logits);
+      round_text += block.text();
+      round_prompt.append(block);
       answering = true;
     };
-    if (force_answer) restate(std::string(model::kEndOfRetrieve));
+    if (force_answer) restate(model::kEndOfRetrieve);
 
     model::StreamDecoder stream(tok);
     while (true) {
@@ -74,6 +97,8 @@ InterleaveResult answer_with_interleave(std::shared_ptr<const model::Model> m,
       ++r.generated_tokens;
       std::string piece = stream.push(next);
       round_text += piece;
+      model_text += piece;
+      append_generated(round_prompt, tok, next, piece);
       if (cb.on_text && !piece.empty()) cb.on_text(piece, answering);
       if (std::find(stops.begin(), stops.end(), next) != stops.end()) {
         r.stop_reason = answering ? "answer" : "eos";
@@ -82,27 +107,34 @@ InterleaveResult answer_with_interleave(std::shared_ptr<const model::Model> m,
       }
       s.decode(next, &logits);
       if (answering) continue;
-      if (contains(round_text, model::kEndOfRetrieve) || round_text.size() > opts.max_round_chars) {
+      if (contains(model_text, model::kEndOfRetrieve) || model_text.size() > opts.max_round_chars) {
         restate("");
         continue;
       }
-      if (contains(round_text, model::kObjectRefEnd)) {
+      if (contains(model_text, model::kObjectRefEnd)) {
         inject = true;
         break;
       }
     }
-    round_text += stream.flush();
+    {
+      const std::string tail = stream.flush();
+      round_text += tail;
+      model_text += tail;
+      round_prompt.untrusted(tail);
+    }
+    generated_all += model_text;
     trace.decode_ms = t.ms();
     trace.generated_text = round_text;
-    trace.generated_doc_ids = model::parse_generated_doc_ids(round_text, is_known);
+    trace.model_text = model_text;
+    trace.generated_doc_ids = model::parse_generated_doc_ids(model_text, is_known);
     trace.routing = s.routing();
-    transcript += round_text;
+    transcript.append(round_prompt);
     if (inject) {
-      std::vector<int64_t> ids = trace.generated_doc_ids;
-      trace.injected = model::injection_block(ids, [&](int64_t id) {
+      const model::PromptText block = model::injection_prompt(trace.generated_doc_ids, [&](int64_t id) {
         return opts.inject_text ? text_of(id).value_or("") : std::string();
       });
-      transcript += trace.injected;
+      trace.injected = block.text();
+      transcript.append(block);
     }
     r.prompt_tokens += trace.prompt_tokens;
     r.route_prefill_ms += trace.route_prefill_ms;
@@ -110,15 +142,17 @@ InterleaveResult answer_with_interleave(std::shared_ptr<const model::Model> m,
     if (cb.on_round_end) cb.on_round_end(trace);
     r.rounds.push_back(std::move(trace));
     if (finished) break;
-    if (!model::needs_another_round(transcript)) { r.stop_reason = "answer"; break; }
+    // §6.3 on the model's own text: another round follows an injection unless
+    // the model has written the answer marker (a marker inside a document or
+    // the question does not count).
+    if (!inject || contains(generated_all, model::kAnswerMarker)) { r.stop_reason = "answer"; break; }
     if (round + 1 >= opts.max_rounds) { r.stop_reason = "rounds"; break; }
   }
-  r.transcript = transcript;
-  // Without the answer marker the reference returns the transcript's start (a
-  // failure case, spec §6.4); the product reports no answer instead.
-  r.answer = transcript.find(model::kAnswerMarker) == std::string::npos ? std::string()
-                                                                        : model::extract_answer(transcript);
-  r.cited_doc_ids = model::parse_generated_doc_ids(transcript, is_known);
+  r.transcript = transcript.text();
+  // §6.4 on the model's own text. Without the answer marker the reference
+  // returns the transcript's start (a failure case); the product reports no answer.
+  r.answer = contains(generated_all, model::kAnswerMarker) ? model::extract_answer(generated_all) : std::string();
+  r.cited_doc_ids = model::parse_generated_doc_ids(generated_all, is_known);
   return r;
 }
 

@@ -47,7 +47,8 @@ struct InterleaveOptions {
 
 struct RoundTrace {
   std::vector<LayerRouting> routing;     // per routing layer: selected documents and scores
-  std::string generated_text;            // what the model wrote in this call
+  std::string generated_text;            // what the model wrote in this call, with the restatement block
+  std::string model_text;                // only the tokens the model generated in this call
   std::vector<int64_t> generated_doc_ids;  // ids parsed from it (visible ones only)
   std::string injected;                  // the injection block appended after it ("" if none)
   int64_t prompt_tokens = 0, generated_tokens = 0;
@@ -55,10 +56,10 @@ struct RoundTrace {
 };
 
 struct InterleaveResult {
-  std::string answer;      // §6.4 extraction from the final transcript; "" when the model wrote no answer marker
+  std::string answer;      // §6.4 extraction from the model's generated text; "" when it wrote no answer marker
   std::string transcript;  // from "\nPlease answer ..." to the end, special tokens included
   std::vector<RoundTrace> rounds;
-  std::vector<int64_t> cited_doc_ids;  // every distinct visible [n] of the transcript (§6.4)
+  std::vector<int64_t> cited_doc_ids;  // every distinct visible [n] the model generated (§6.4)
   std::string stop_reason;  // "answer", "eos", "round_tokens", "total_tokens", "rounds", "single_round"
   int64_t prompt_tokens = 0, generated_tokens = 0;
   double route_prefill_ms = 0, decode_ms = 0;

@@ -139,6 +139,7 @@ EvalReport run_eval(const EvalOptions& o) {
   rep.random_weights = config_says_random(o.model_dir);
   rep.top_k = o.top_k > 0 ? o.top_k : engine::default_top_k(cfg);
   rep.seed = o.seed;
+  rep.bank_path = bank_path_name(o.bank_path);
 
   engine::InterleaveOptions iopt;
   iopt.engine.top_k = rep.top_k;
@@ -174,27 +175,40 @@ EvalReport run_eval(const EvalOptions& o) {
     for (int64_t id : ts.evidence_doc_ids) evidence.push_back(ts.docs[size_t(id)]);
     std::vector<memory::EncodedDocument> evidence_enc = encode_docs(enc, tok, evidence, o, "needles");
     // The bank of this size: cached filler prefix, needle documents at their slots.
-    memory::InMemoryBank bank(num_slots, cfg.num_key_value_heads, cfg.head_dim);
-    bank.set_template(tmpl);
+    std::vector<const memory::EncodedDocument*> size_docs;
     size_t next_evidence = 0;
     for (size_t i = 0; i < ts.docs.size(); ++i) {
       MSA_ASSERT(i < haystack.size());
       const bool is_evidence = next_evidence < evidence.size() && evidence[next_evidence].id == int64_t(i);
-      bank.add(is_evidence ? evidence_enc[next_evidence++] : filler[i]);
+      size_docs.push_back(is_evidence ? &evidence_enc[next_evidence++] : &filler[i]);
       res.actual_tokens += data::memory_document_tokens(int64_t(i), ts.docs[i].text);
     }
+    std::vector<memory::EncodedDocument> long_enc;
     if (!long_texts.empty()) {
       // Length fairness: long filler documents after the task's memory (ids follow it).
       std::vector<data::Document> longs;
       for (const auto& t : long_texts) longs.push_back(data::Document{int64_t(ts.docs.size() + longs.size()), t});
-      for (auto& e : encode_docs(enc, tok, longs, o, "long documents")) bank.add(e);
+      long_enc = encode_docs(enc, tok, longs, o, "long documents");
+      for (const auto& e : long_enc) size_docs.push_back(&e);
       for (auto& d : longs) {
         res.actual_tokens += data::memory_document_tokens(d.id, d.text);
         ts.docs.push_back(std::move(d));
       }
     }
-    res.num_docs = bank.num_docs();
-    res.num_chunks = bank.num_chunks();
+    memory::InMemoryBank bank(num_slots, cfg.num_key_value_heads, cfg.head_dim);
+    bank.set_template(tmpl);
+    std::unique_ptr<PersistentMemory> persistent_bank, persistent_fillers;
+    if (o.bank_path == BankPath::kPersistent) {
+      std::vector<std::string> texts;
+      for (const auto& d : ts.docs) texts.push_back(d.text);
+      persistent_bank = std::make_unique<PersistentMemory>(o.work_dir, o.model_dir, m, size_docs, texts, "bank");
+      log(fmt::format("[eval] {}: routing over a persistent bank ({}: bf16 routing keys and content K/V)",
+                      data::format_token_count(size), bank_path_name(o.bank_path)));
+    } else {
+      for (const auto* e : size_docs) bank.add(*e);
+    }
+    res.num_docs = int64_t(size_docs.size());
+    for (const auto* e : size_docs) res.num_chunks += e->num_chunks;
     res.encode_s = t_enc.seconds() + filler_s * double(ts.docs.size()) / double(haystack.size());
     log(fmt::format("[eval] {}: {} documents, {} chunks; answering {} questions", data::format_token_count(size),
                     res.num_docs, res.num_chunks, ts.questions.size()));
@@ -204,6 +218,14 @@ EvalReport run_eval(const EvalOptions& o) {
     evidence_fillers.set_template(tmpl);
     std::unordered_map<int64_t, int64_t> filler_index;  // evidence slot → index in evidence_fillers
     for (const auto& e : evidence) filler_index[e.id] = evidence_fillers.add(filler[size_t(e.id)]);
+    if (o.bank_path == BankPath::kPersistent && !evidence.empty()) {
+      std::vector<const memory::EncodedDocument*> encs;
+      std::vector<std::string> texts;
+      for (const auto& e : evidence) encs.push_back(&filler[size_t(e.id)]), texts.push_back(haystack[size_t(e.id)].text);
+      persistent_fillers = std::make_unique<PersistentMemory>(o.work_dir, o.model_dir, m, encs, texts, "fillers");
+    }
+    const memory::MemoryView& base_memory = persistent_bank ? persistent_bank->view() : bank;
+    const memory::MemoryView& filler_memory = persistent_fillers ? persistent_fillers->view() : evidence_fillers;
     std::unordered_map<int64_t, int64_t> replaced;  // of the current question
     const engine::DocumentTextFn text_of = [&](int64_t id) -> std::optional<std::string> {
       if (id < 0 || id >= int64_t(ts.docs.size())) return std::nullopt;
@@ -224,7 +246,7 @@ EvalReport run_eval(const EvalOptions& o) {
           for (int64_t g : other.gold_doc_ids)
             if (!own.count(g)) replaced[g] = filler_index.at(g);
       }
-      const QuestionMemory qmem(bank, evidence_fillers, replaced);
+      const QuestionMemory qmem(base_memory, filler_memory, replaced);
       // Documents reachable from the question alone: all gold documents for
       // NIAH tasks, the first hop for chains.
       std::vector<int64_t> round1_gold = is_hop(o.task) ? std::vector<int64_t>{q.gold_doc_ids[0]} : q.gold_doc_ids;
@@ -302,10 +324,12 @@ EvalReport run_eval(const EvalOptions& o) {
 }
 
 std::string format_table(const EvalReport& r) {
-  std::string out = fmt::format("msa eval: task {}, model {}{}, k = {}, seed {}, protocol: {}\n", r.task, r.model,
-                                r.random_weights ? " (RANDOM weights: numbers are meaningless)" : "", r.top_k, r.seed,
+  std::string out = fmt::format("msa eval: task {}, model {}{}, k = {}, seed {}, protocol: {}, memory {}\n", r.task,
+                                r.model, r.random_weights ? " (RANDOM weights: numbers are meaningless)" : "", r.top_k,
+                                r.seed,
                                 r.shared_memory ? "shared memory (one memory holds every question's documents)"
-                                                : "per question (each question's haystack holds only its own gold documents)");
+                                                : "per question (each question's haystack holds only its own gold documents)",
+                                r.bank_path);
   if (r.long_documents > 0)
     out += fmt::format("({} long filler documents of 200-400 words added to every memory)\n", r.long_documents);
   if (r.sizes.empty()) return out;
@@ -376,7 +400,7 @@ std::string format_csv(const EvalReport& r) {
       "acc_no_text,id_acc,recall_at_k";
   if (!r.sizes.empty())
     for (const auto& l : r.sizes[0].layers) out += fmt::format(",recall_at_k_L{0},recall_at_1_L{0}", l.layer);
-  out += ",cited_evidence_recall,mean_rounds,encode_s,answer_s,id_acc_by_digits\n";
+  out += ",cited_evidence_recall,mean_rounds,encode_s,answer_s,id_acc_by_digits,bank_path\n";
   auto v = [](double x) { return std::isnan(x) ? std::string() : fmt::format("{:.6f}", x); };
   for (const auto& s : r.sizes) {
     const auto [lo, hi] = wilson_interval95(s.answer_acc, s.questions);
@@ -385,8 +409,8 @@ std::string format_csv(const EvalReport& r) {
                        s.questions, v(s.answer_acc), v(lo), v(hi), v(s.answer_acc_single_round),
                        v(s.answer_acc_no_text), v(s.id_acc), v(s.recall_at_k));
     for (const auto& l : s.layers) out += fmt::format(",{},{}", v(l.recall_at_k), v(l.recall_at_1));
-    out += fmt::format(",{},{:.4f},{:.3f},{:.3f},{}\n", v(s.evidence_recall), s.mean_rounds, s.encode_s, s.answer_s,
-                       by_digits(s));
+    out += fmt::format(",{},{:.4f},{:.3f},{:.3f},{},{}\n", v(s.evidence_recall), s.mean_rounds, s.encode_s, s.answer_s,
+                       by_digits(s), r.bank_path);
   }
   return out;
 }

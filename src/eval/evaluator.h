@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "data/tasks.h"
+#include "eval/persistent_memory.h"
 #include "eval/plot.h"
 
 namespace msa::eval {
@@ -41,6 +42,11 @@ struct EvalOptions {
   // chunks of 16) are added after every size's memory (ids after its last).
   int64_t long_documents = 0;
   int64_t show_transcripts = 0;     // log the interleave transcript of the first N questions per size
+  // The memory routed over: in-memory f32 (the reference's numerics) or a
+  // persistent bank as `msa ask` / `msa serve` read it (bf16 keys and K/V).
+  // Reported with every number (table header, CSV column, metrics).
+  BankPath bank_path = BankPath::kInMemory;
+  std::filesystem::path work_dir;   // persistent path: where the temporary banks go (default: temp dir)
   std::function<void(const std::string&)> log;  // progress lines; may be empty
 };
 
@@ -71,6 +77,7 @@ struct SizeResult {
 struct EvalReport {
   std::string task, model;
   bool random_weights = false;
+  std::string bank_path;  // bank_path_name() of the memory every number here comes from
   int64_t long_documents = 0;  // long filler documents mixed into every memory
   bool shared_memory = false;  // protocol: one memory for all questions (always for kb)
   int64_t top_k = 0;

@@ -18,7 +18,7 @@ namespace msa::eval {
 class QuestionMemory : public memory::MemoryView {
  public:
   // replaced: slot id → index of its filler document in `fillers`.
-  QuestionMemory(const memory::InMemoryBank& base, const memory::InMemoryBank& fillers,
+  QuestionMemory(const memory::MemoryView& base, const memory::MemoryView& fillers,
                  std::unordered_map<int64_t, int64_t> replaced)
       : base_(base), fillers_(fillers), replaced_(std::move(replaced)) {}
 
@@ -28,8 +28,8 @@ class QuestionMemory : public memory::MemoryView {
   int64_t append_chunks(int slot, int64_t doc, std::vector<float>* k_out, std::vector<float>* v_out) const override;
 
  private:
-  const memory::InMemoryBank& base_;
-  const memory::InMemoryBank& fillers_;
+  const memory::MemoryView& base_;
+  const memory::MemoryView& fillers_;
   std::unordered_map<int64_t, int64_t> replaced_;
 };
 

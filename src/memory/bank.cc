@@ -195,7 +195,6 @@ struct Bank::Impl {
   mutable std::mutex state_mu;
   std::shared_ptr<const BankState> state;
   std::mutex write_mu;
-  std::mutex encoder_mu;  // load_encoder()
 
   std::shared_ptr<const BankState> current() const {
     std::lock_guard<std::mutex> l(state_mu);
@@ -223,9 +222,12 @@ void Bank::create(const std::string& dir, const std::string& model_dir, const Ba
   auto model = model::Model::load(model_dir);
   MSA_CHECK(model->is_msa() && !model->config().msa.routing_layers.empty(),
             "'{}' is not an MSA model (no routing layers): a memory bank needs one", model_dir);
-  const fs::path tok_path = fs::path(model_dir) / "tokenizer.json";
-  MSA_CHECK(fs::exists(tok_path), "model '{}' has no tokenizer.json (needed to encode documents)", model_dir);
-  auto tok = model::Tokenizer::load(tok_path.string());
+  std::vector<int32_t> prefix_ids = o.template_prefix_ids;
+  if (prefix_ids.empty()) {
+    const fs::path tok_path = fs::path(model_dir) / "tokenizer.json";
+    MSA_CHECK(fs::exists(tok_path), "model '{}' has no tokenizer.json (needed to encode documents)", model_dir);
+    prefix_ids = model::split_prompt_template(model::Tokenizer::load(tok_path.string())).prefix_ids;
+  }
   Manifest m;
   m.model = model_identity(*model);
   m.rk_type = o.routing_keys;
@@ -233,7 +235,7 @@ void Bank::create(const std::string& dir, const std::string& model_dir, const Ba
   m.v_type = o.content_v;
   m.template_file = kTemplate;
   MemoryEncoder enc(*model);
-  const TemplateKV t = enc.encode_template(model::split_prompt_template(tok).prefix_ids);
+  const TemplateKV t = enc.encode_template(prefix_ids);
   const auto tbytes = build_template_file(t, m, model->config().num_hidden_layers);
   bankfmt::write_file_durably((fs::path(dir) / kTemplate).string(), tbytes);
   m.template_bytes = tbytes.size();
@@ -347,7 +349,7 @@ std::vector<int64_t> Bank::add_documents(const std::vector<NewDocument>& docs, c
 
 void Bank::load_encoder() const {
   Impl& im = *impl_;
-  std::lock_guard<std::mutex> l(im.encoder_mu);
+  std::lock_guard<std::mutex> l(im.write_mu);  // write_impl loads them under this lock too
   if (!im.model) {
     const std::string& md = im.current()->manifest.model.model_dir;
     MSA_CHECK(fs::exists(fs::path(md) / "config.json"),
@@ -400,20 +402,46 @@ std::vector<int64_t> Bank::write(const std::vector<NewDocument>& docs_in, const 
     remove(removes);
     return {};
   }
-  return write_impl(docs_in, replaces, nullptr, tokens_out, removes);
+  return write_impl(docs_in, replaces, nullptr, tokens_out, nullptr, removes);
+}
+
+std::vector<int64_t> Bank::add_prepared(const std::vector<NewDocument>& docs,
+                                        const std::vector<PreparedDocument>& prepared) {
+  MSA_CHECK(prepared.size() == docs.size(), "add_prepared: {} documents but {} prepared inputs", docs.size(),
+            prepared.size());
+  return write_impl(docs, std::vector<int64_t>(docs.size(), -1), nullptr, nullptr, &prepared);
 }
 
 std::vector<int64_t> Bank::write_impl(const std::vector<NewDocument>& docs_in, const std::vector<int64_t>& replaces,
                                       const std::vector<int64_t>* new_ids, int64_t* tokens_out,
+                                      const std::vector<PreparedDocument>* prepared,
                                       const std::vector<int64_t>& removes) {
   Impl& im = *impl_;
+  static const PreparedDocument kNothingPrepared;
+  auto prep = [&](size_t i) -> const PreparedDocument& { return prepared ? (*prepared)[i] : kNothingPrepared; };
   MSA_CHECK(im.lock, "bank '{}' is open read-only", dir_);
   MSA_CHECK(docs_in.size() == replaces.size(), "write: {} documents but {} replace ids", docs_in.size(), replaces.size());
   if (docs_in.empty()) return {};
   std::lock_guard<std::mutex> wl(im.write_mu);
   const auto st = im.current();
   BankCatalog& cat = *im.catalog;
-  load_encoder();
+  if (!im.model) {
+    const std::string& md = st->manifest.model.model_dir;
+    MSA_CHECK(fs::exists(fs::path(md) / "config.json"),
+              "bank '{}' was created with model '{}', which is not there any more: pass the model explicitly", dir_, md);
+    auto mdl = model::Model::load(md);
+    check_same_model(st->manifest.model, model_identity(*mdl), dir_);
+    im.model = mdl;
+  }
+  bool all_pretokenized = prepared != nullptr;
+  for (size_t i = 0; prepared && i < docs_in.size(); ++i)
+    all_pretokenized = all_pretokenized && (!prep(i).token_ids.empty() || prep(i).encoded != nullptr);
+  if (!im.tok && !all_pretokenized) {
+    im.tok = im.opt.tokenizer;
+    if (!im.tok)
+      im.tok = std::make_shared<model::Tokenizer>(
+          model::Tokenizer::load((fs::path(im.model->dir()) / "tokenizer.json").string()));
+  }
 
   // Validate and resolve ids, versions, inherited fields.
   std::vector<NewDocument> docs = docs_in;
@@ -474,16 +502,41 @@ std::vector<int64_t> Bank::write_impl(const std::vector<NewDocument>& docs_in, c
 
   // Encode only these documents (document-wise RoPE: nothing else changes).
   std::vector<std::vector<int32_t>> toks(docs.size());
-  for (size_t i = 0; i < docs.size(); ++i) toks[i] = model::encode_memory_document(*im.tok, ids[i], docs[i].text);
+  const int64_t max_tokens = im.model->config().max_position_embeddings;
+  std::vector<size_t> to_encode;  // documents without a given encoding
+  for (size_t i = 0; i < docs.size(); ++i) {
+    if (const EncodedDocument* e = prep(i).encoded.get()) {
+      const auto& c = im.model->config();
+      const size_t slots = c.msa.routing_layers.size(), values = size_t(e->num_chunks * c.kv_dim());
+      bool ok = e->pooled_k.size() == slots && e->pooled_v.size() == slots && e->routing_key.size() == slots &&
+                e->chunk_token_count.size() == size_t(e->num_chunks) && e->num_chunks >= 1;
+      for (size_t s = 0; ok && s < slots; ++s)
+        ok = e->pooled_k[s].size() == values && e->pooled_v[s].size() == values && e->routing_key[s].size() == values;
+      MSA_CHECK(ok, "document {} of the batch: its given encoding does not match the bank's model "
+                "({} routing layers, {} x {} values per chunk)", i, slots, c.num_key_value_heads, c.head_dim);
+    } else {
+      toks[i] = prep(i).token_ids.empty() ? model::encode_memory_document(*im.tok, ids[i], docs[i].text)
+                                          : prep(i).token_ids;
+      to_encode.push_back(i);
+    }
+    const int64_t n = prep(i).encoded ? prep(i).encoded->num_tokens : int64_t(toks[i].size());
+    // Stage-1 attention is quadratic in a document's length and positions
+    // beyond the model's limit mean nothing: refuse before any encoding work.
+    MSA_CHECK(n <= max_tokens,
+              "document {}{} has {} tokens with its framing; the model reads at most {} "
+              "(max_position_embeddings): split it into passages",
+              i, docs[i].external_id.empty() ? std::string() : " ('" + docs[i].external_id + "')", n, max_tokens);
+  }
   MemoryEncoder enc(*im.model);
   std::vector<EncodedDocument> encoded;
-  encoded.reserve(docs.size());
-  for (size_t b = 0; b < docs.size();) {
+  encoded.reserve(to_encode.size());
+  for (size_t b = 0; b < to_encode.size();) {
     size_t e = b;
     int64_t n = 0;
-    while (e < docs.size() && (e == b || n + int64_t(toks[e].size()) <= im.opt.encode_batch_tokens))
-      n += int64_t(toks[e++].size());
-    std::vector<std::vector<int32_t>> group(toks.begin() + long(b), toks.begin() + long(e));
+    while (e < to_encode.size() && (e == b || n + int64_t(toks[to_encode[e]].size()) <= im.opt.encode_batch_tokens))
+      n += int64_t(toks[to_encode[e++]].size());
+    std::vector<std::vector<int32_t>> group;
+    for (size_t j = b; j < e; ++j) group.push_back(std::move(toks[to_encode[j]]));
     for (auto& x : enc.encode(group)) encoded.push_back(std::move(x));
     b = e;
   }
@@ -491,8 +544,9 @@ std::vector<int64_t> Bank::write_impl(const std::vector<NewDocument>& docs_in, c
   // 1. Segment file, fsync'd.
   Manifest m = st->manifest;
   const uint64_t seg_id = m.next_segment_id++;
-  std::vector<const EncodedDocument*> ptrs;
-  for (auto& x : encoded) ptrs.push_back(&x);
+  std::vector<const EncodedDocument*> ptrs(docs.size());
+  for (size_t i = 0; i < docs.size(); ++i) ptrs[i] = prep(i).encoded.get();
+  for (size_t j = 0; j < to_encode.size(); ++j) ptrs[to_encode[j]] = &encoded[j];
   int64_t chunks = 0, tokens = 0;
   const auto bytes = build_segment_file(seg_id, m, ptrs, ids, versions, &chunks, &tokens);
   const std::string file = segment_file_name(seg_id);
@@ -516,8 +570,8 @@ std::vector<int64_t> Bank::write_impl(const std::vector<NewDocument>& docs_in, c
         c.metadata = docs[i].metadata;
         c.text = docs[i].text;
         c.content_hash = document_content_hash(docs[i].ns, docs[i].text);
-        c.num_tokens = encoded[i].num_tokens;
-        c.num_chunks = encoded[i].num_chunks;
+        c.num_tokens = ptrs[i]->num_tokens;
+        c.num_chunks = ptrs[i]->num_chunks;
         c.live = true;
         cat.insert(c, m.generation);
       }

@@ -54,10 +54,26 @@ struct NewDocument {
   std::string metadata;               // optional JSON text (stored verbatim)
 };
 
+// Stage-1 input a caller already has for a document (add_prepared): its text
+// is still stored for injection and citations.
+struct PreparedDocument {
+  // The token ids exactly as stage 1 must see them (a golden conformance set
+  // gives ids, not text). Empty: the text is framed and tokenised as usual.
+  std::vector<int32_t> token_ids;
+  // The stage-1 encoding, already computed with this bank's model (msa eval
+  // reuses one encoding across memory sizes; documents are encoded
+  // independently, so it is exactly what the bank would compute). Null: the
+  // bank encodes the document.
+  std::shared_ptr<const EncodedDocument> encoded;
+};
+
 struct BankCreateOptions {
   bankfmt::VecType routing_keys = bankfmt::VecType::BF16;
   bankfmt::VecType content_k = bankfmt::VecType::BF16;
   bankfmt::VecType content_v = bankfmt::VecType::BF16;
+  // Optional: the template prefix ids (a golden set gives them and has no
+  // tokenizer). Empty: the model's tokenizer.json splits the prompt template.
+  std::vector<int32_t> template_prefix_ids;
 };
 
 struct BankOpenOptions {
@@ -134,6 +150,8 @@ class Bank {
   // is never reused, exactly as for assigned ids; next_document_id() becomes
   // the last id + 1. Gaps are allowed (the other shards' ids). One commit.
   std::vector<int64_t> add_documents(const std::vector<NewDocument>& docs, const std::vector<int64_t>& ids);
+  // Writer only. add_documents(docs) with prepared[i] for docs[i] (same size).
+  std::vector<int64_t> add_prepared(const std::vector<NewDocument>& docs, const std::vector<PreparedDocument>& prepared);
   // The id the next add_documents(docs) assigns: greater than every id this bank ever stored.
   int64_t next_document_id() const;
   // New version of a live document under the same model id (old version tombstoned).
@@ -184,6 +202,7 @@ class Bank {
   void load_encoder() const;
   std::vector<int64_t> write_impl(const std::vector<NewDocument>& docs, const std::vector<int64_t>& replaces,
                                   const std::vector<int64_t>* new_ids, int64_t* tokens,
+                                  const std::vector<PreparedDocument>* prepared = nullptr,
                                   const std::vector<int64_t>& removes = {});
   struct Impl;
   std::unique_ptr<Impl> impl_;

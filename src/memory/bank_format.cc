@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "core/checked_math.h"
 #include "core/error.h"
 #include "core/half.h"
 
@@ -72,10 +73,18 @@ VecType parse_vec_type(const std::string& s) {
 uint64_t xxh64(const void* p, size_t n, uint64_t seed) { return XXH64(p, n, seed); }
 
 uint64_t vec_section_bytes(VecType t, uint64_t rows, uint64_t H, uint64_t d) {
+  // rows, H and d come from file headers: a product that does not fit is an
+  // error, never a wrapped (small, "matching") size.
+  const uint64_t vectors = checked_product<uint64_t>({rows, H}, "vector section");
+  const uint64_t values = checked_product<uint64_t>({vectors, d}, "vector section");
   switch (t) {
-    case VecType::BF16: return rows * H * d * 2;
-    case VecType::F32: return rows * H * d * 4;
-    case VecType::Int8: return rows * H * 4 + rows * H * d;
+    case VecType::BF16: return checked_product<uint64_t>({values, 2}, "vector section");
+    case VecType::F32: return checked_product<uint64_t>({values, 4}, "vector section");
+    case VecType::Int8: {
+      const auto total = add_checked(checked_product<uint64_t>({vectors, 4}, "vector section"), values);
+      MSA_CHECK(total.has_value(), "vector section: size overflows ({} vectors of {} values)", vectors, d);
+      return *total;
+    }
   }
   return 0;
 }
@@ -234,14 +243,21 @@ ParsedFile parse_file(std::span<const uint8_t> b, const std::string& name) {
     return VecType(t);
   };
   const uint64_t H = in.kv_heads, d = in.head_dim, C = in.num_chunks;
+  auto section_bytes = [&](VecType t, uint64_t rows) {
+    try {
+      return vec_section_bytes(t, rows, H, d);
+    } catch (const Error& e) {
+      throw_error("{}: {} chunks x {} kv heads x {}: {}", name, rows, H, d, e.what());
+    }
+  };
   if (f.kind == FileKind::Segment) {
     MSA_CHECK(in.pooling >= 1, "{}: pooling size 0", name);
     need(Tag::Docs, 0, in.num_docs * sizeof(DocEntry));
     need(Tag::ChunkTokens, 0, C * 4);
     for (uint32_t s = 0; s < in.num_slots; ++s) {
-      need(Tag::RoutingKey, s, vec_section_bytes(vt(in.rk_type), C, H, d));
-      need(Tag::ContentK, s, vec_section_bytes(vt(in.k_type), C, H, d));
-      need(Tag::ContentV, s, vec_section_bytes(vt(in.v_type), C, H, d));
+      need(Tag::RoutingKey, s, section_bytes(vt(in.rk_type), C));
+      need(Tag::ContentK, s, section_bytes(vt(in.k_type), C));
+      need(Tag::ContentV, s, section_bytes(vt(in.v_type), C));
     }
     // The chunk→document map must tile [0, C) in order.
     const uint8_t* docs = b.data() + f.find(Tag::Docs)->offset;
@@ -258,8 +274,8 @@ ParsedFile parse_file(std::span<const uint8_t> b, const std::string& name) {
     MSA_CHECK(next == C, "{}: documents cover {} of {} chunks", name, next, C);
   } else {
     for (uint32_t s = 0; s < in.num_slots; ++s) {
-      need(Tag::TemplateK, s, vec_section_bytes(VecType::F32, C, H, d));
-      need(Tag::TemplateV, s, vec_section_bytes(VecType::F32, C, H, d));
+      need(Tag::TemplateK, s, section_bytes(VecType::F32, C));
+      need(Tag::TemplateV, s, section_bytes(VecType::F32, C));
     }
   }
   return f;

@@ -55,6 +55,9 @@ std::vector<EncodedDocument> MemoryEncoder::encode(
   std::vector<int64_t> begin(docs.size() + 1, 0);
   for (size_t i = 0; i < docs.size(); ++i) {
     MSA_CHECK(!docs[i].empty(), "document {} of the batch is empty", i);
+    MSA_CHECK(int64_t(docs[i].size()) <= cfg.max_position_embeddings,
+              "document {} of the batch has {} tokens; the model reads at most {} (max_position_embeddings)", i,
+              docs[i].size(), cfg.max_position_embeddings);
     begin[i + 1] = begin[i] + int64_t(docs[i].size());
   }
   const int64_t T = begin.back();

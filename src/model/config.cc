@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/checked_math.h"
 #include "core/error.h"
 
 namespace msa::model {
@@ -136,6 +137,15 @@ ModelConfig parse_model_config(const std::string& text, const std::string& origi
             c.num_attention_heads, c.num_key_value_heads);
   MSA_CHECK(c.head_dim > 0 && c.head_dim % 2 == 0, "{}: head_dim must be a positive even number",
             origin);
+  MSA_CHECK(c.max_position_embeddings > 0, "{}: max_position_embeddings must be > 0 (got {})", origin,
+            c.max_position_embeddings);
+  // Sizes from the file: their products (matrix shapes, per-token vectors) must
+  // fit in int64 — a wrapped product would "match" a small tensor.
+  checked_product<int64_t>({c.num_attention_heads, c.head_dim}, origin + ": num_attention_heads x head_dim");
+  checked_product<int64_t>({c.vocab_size, c.hidden_size}, origin + ": vocab_size x hidden_size");
+  checked_product<int64_t>({c.hidden_size, c.intermediate_size}, origin + ": hidden_size x intermediate_size");
+  checked_product<int64_t>({c.hidden_size, c.num_attention_heads, c.head_dim},
+                           origin + ": hidden_size x num_attention_heads x head_dim");
   MSA_CHECK(c.rope_theta > 0, "{}: rope_theta must be > 0", origin);
   MSA_CHECK(c.rms_norm_eps > 0, "{}: rms_norm_eps must be > 0", origin);
   const std::string act = get_or<std::string>(j, "hidden_act", "silu", origin);

@@ -20,8 +20,56 @@ std::string format_memory_document(int64_t index, std::string_view text) {
   return s;
 }
 
+PromptText& PromptText::trusted(std::string_view s) {
+  std::string clean;
+  if (!is_valid_utf8(s)) s = clean = sanitize_utf8(s);
+  if (s.empty()) return *this;
+  const size_t at = text_.size();
+  text_.append(s);
+  if (!spans_.empty() && spans_.back().end == at) spans_.back().end = text_.size();
+  else spans_.push_back({at, text_.size()});
+  return *this;
+}
+
+PromptText& PromptText::untrusted(std::string_view s) {
+  if (is_valid_utf8(s)) text_.append(s);
+  else text_.append(sanitize_utf8(s));
+  return *this;
+}
+
+PromptText& PromptText::append(const PromptText& o) {
+  const size_t base = text_.size();
+  text_.append(o.text_);
+  for (const auto& sp : o.spans_) {
+    if (!spans_.empty() && spans_.back().end == base + sp.begin) spans_.back().end = base + sp.end;
+    else spans_.push_back({base + sp.begin, base + sp.end});
+  }
+  return *this;
+}
+
+std::vector<int32_t> PromptText::encode(const Tokenizer& tok) const {
+  return tok.encode_with_special_spans(text_, spans_);
+}
+
+bool PromptText::is_trusted(size_t b, size_t e) const {
+  for (const auto& sp : spans_)
+    if (b >= sp.begin && e <= sp.end) return true;
+  return false;
+}
+
+PromptText PromptText::prefix(size_t bytes) const {
+  PromptText p;
+  p.text_ = text_.substr(0, bytes);
+  for (const auto& sp : spans_)
+    if (sp.begin < p.text_.size()) p.spans_.push_back({sp.begin, std::min(sp.end, p.text_.size())});
+  return p;
+}
+
 std::vector<int32_t> encode_memory_document(const Tokenizer& tok, int64_t index, std::string_view text) {
-  return tok.encode(format_memory_document(index, text), /*parse_special=*/true);
+  const std::string id = std::to_string(index);
+  PromptText p;
+  p.trusted(std::string(kImStart) + "[" + id + "]. ").untrusted(text).trusted("[" + id + "]" + std::string(kImEnd));
+  return p.encode(tok);
 }
 
 TemplateSplit split_prompt_template(const Tokenizer& tok, std::string_view pattern) {
@@ -123,6 +171,19 @@ std::string restatement_block(std::string_view question) {
   return s;
 }
 
+PromptText restatement_prompt(std::string_view question) {
+  PromptText p(kRestatePrefix);
+  p.untrusted(question).trusted("\n").trusted(kObjectRefEnd);
+  return p;
+}
+
+PromptText injection_prompt(const std::vector<int64_t>& ids, const std::function<std::string(int64_t)>& text_of) {
+  PromptText p;
+  for (int64_t id : ids) p.trusted("[" + std::to_string(id) + "]. ").untrusted(text_of(id)).trusted("\n");
+  p.trusted(kObjectRefEnd);
+  return p;
+}
+
 std::optional<std::string> recover_question(std::string_view t) {
   constexpr std::string_view head = "historical document information\n\n";
   constexpr std::string_view tail = "\nPlease return all documents related to the question";
@@ -170,20 +231,32 @@ bool needs_another_round(std::string_view t) {
          t.find(kAnswerMarker) == std::string_view::npos;
 }
 
-TaggedIds reencode_row(const Tokenizer& tok, std::string_view t) {
+TaggedIds reencode_row(const Tokenizer& tok, std::string_view t) { return reencode_row(tok, PromptText(t)); }
+
+TaggedIds reencode_row(const Tokenizer& tok, const PromptText& transcript) {
+  const std::string_view t = transcript.text();
   TaggedIds row;
-  row.ids = tok.encode(t, true);
+  row.ids = transcript.encode(tok);
   row.tags.assign(row.ids.size(), kTagOther);
-  auto tokens_before = [&](size_t byte_end) { return std::min(tok.encode(t.substr(0, byte_end), true).size(), row.ids.size()); };
+  auto tokens_before = [&](size_t byte_end) {
+    return std::min(transcript.prefix(byte_end).encode(tok).size(), row.ids.size());
+  };
   auto set_query = [&](size_t a, size_t b) {
     for (size_t i = a; i < b && i < row.tags.size(); ++i) row.tags[i] = kTagRoutingQuery;
   };
   constexpr std::string_view phrase = "Please return all documents related to the question";
   if (size_t p = t.find(phrase); p != std::string_view::npos) set_query(0, tokens_before(p + phrase.size()));
+  // Only a real "<|object_ref_end|>" (a trusted one) delimits the last
+  // injected block: the same text inside a document does not move the span.
   const std::string marker = "]" + std::string(kObjectRefEnd) + "[";
-  if (size_t p = t.rfind(marker); p != std::string_view::npos) {
+  auto real_end_at = [&](size_t at) { return transcript.is_trusted(at, at + kObjectRefEnd.size()); };
+  size_t p = t.rfind(marker);
+  while (p != std::string_view::npos && !real_end_at(p + 1))
+    p = p == 0 ? std::string_view::npos : t.rfind(marker, p - 1);
+  if (p != std::string_view::npos) {
     size_t start = p + marker.size() - 1;  // the "[" of the last injected block
     size_t end = t.find(kObjectRefEnd, start);
+    while (end != std::string_view::npos && !real_end_at(end)) end = t.find(kObjectRefEnd, end + 1);
     if (end == std::string_view::npos) end = t.size();
     set_query(tokens_before(start), tokens_before(end));
   }

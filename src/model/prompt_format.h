@@ -12,9 +12,9 @@
 #include <string_view>
 #include <vector>
 
-namespace msa::model {
+#include "model/tokenizer.h"
 
-class Tokenizer;
+namespace msa::model {
 
 // Token tags (spec §2).
 inline constexpr int32_t kTagRoutingQuery = 0;
@@ -33,9 +33,36 @@ inline constexpr std::string_view kQuestionTail = "\nPlease return all documents
 inline constexpr std::string_view kAnswerMarker = "The answer to the question is:";
 inline constexpr std::string_view kRestatePrefix = "<|im_start|>The user's question is: ";
 
+// Text built from trusted pieces (the prompt builder's template text, special
+// tokens the model generated) and untrusted pieces (questions, document text,
+// ordinary generated text). Encoded, special-token text becomes a special token
+// only inside trusted pieces: "<|im_end|>" or "<|object_ref_end|>" written in a
+// question or a stored document stays plain text (issue 18). Where untrusted
+// pieces hold no special-token text, the ids equal tok.encode(text(), true).
+class PromptText {
+ public:
+  PromptText() = default;
+  explicit PromptText(std::string_view trusted_text) { trusted(trusted_text); }
+  PromptText& trusted(std::string_view s);    // special-token text here is meant
+  PromptText& untrusted(std::string_view s);  // never becomes a special token
+  PromptText& append(const PromptText& other);
+  const std::string& text() const { return text_; }
+  const std::vector<Tokenizer::ByteSpan>& special_spans() const { return spans_; }
+  std::vector<int32_t> encode(const Tokenizer& tok) const;
+  // True when bytes [b, e) lie inside one trusted piece.
+  bool is_trusted(size_t b, size_t e) const;
+  // The first `bytes` bytes (cut on a character boundary by the caller).
+  PromptText prefix(size_t bytes) const;
+
+ private:
+  std::string text_;
+  std::vector<Tokenizer::ByteSpan> spans_;  // the trusted pieces, merged
+};
+
 // "<|im_start|>[i]. " + text + "[i]<|im_end|>" (§3.2).
 std::string format_memory_document(int64_t index, std::string_view text);
-// Token ids of a memory document (special tokens parsed, nothing added).
+// Token ids of a memory document: the framing's special tokens; special-token
+// text inside the document's own text stays plain text (nothing added).
 std::vector<int32_t> encode_memory_document(const Tokenizer& tok, int64_t index, std::string_view text);
 
 // The template split around {prompt} (§3.3, §4.1): prefix "<|im_start|>user\n",
@@ -69,6 +96,10 @@ std::vector<int64_t> parse_generated_doc_ids(std::string_view text, const std::f
 std::string injection_block(const std::vector<int64_t>& ids, const std::function<std::string(int64_t)>& text_of);
 // "<|im_start|>The user's question is: " + Q + "\n<|object_ref_end|>".
 std::string restatement_block(std::string_view question);
+// The same with the question untrusted (special-token text in it stays text).
+PromptText restatement_prompt(std::string_view question);
+// injection_block() with the document texts untrusted.
+PromptText injection_prompt(const std::vector<int64_t>& ids, const std::function<std::string(int64_t)>& text_of);
 // The question inside a call's input text: between the last
 // "historical document information\n\n" and the following
 // "\nPlease return all documents related to the question" (§6.2).
@@ -89,5 +120,8 @@ bool needs_another_round(std::string_view transcript);
 // "<|object_ref_end|>". Span boundaries are found by tokenising the prefix
 // text separately (as the reference does).
 TaggedIds reencode_row(const Tokenizer& tok, std::string_view transcript);
+// The same for a transcript whose questions, documents and generated text are
+// untrusted: special tokens only where the builder or the model put them.
+TaggedIds reencode_row(const Tokenizer& tok, const PromptText& transcript);
 
 }  // namespace msa::model

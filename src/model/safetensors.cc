@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/checked_math.h"
 #include "core/error.h"
 
 namespace msa::model {
@@ -107,9 +108,11 @@ std::map<std::string, TensorInfo> parse_safetensors(const uint8_t* data, size_t 
               "{}: tensor '{}': data ends at byte {} but the file's data section has {} bytes "
               "(truncated file?)",
               origin, name, e, body_size);
-    MSA_CHECK(e - b == numel * dtype_size(t.dtype),
-              "{}: tensor '{}': {} bytes of data for shape {} of {} (expected {})", origin, name,
-              e - b, t.shape_str(), dtype_name(t.dtype), numel * dtype_size(t.dtype));
+    const auto expected = mul_checked<uint64_t>(numel, dtype_size(t.dtype));
+    MSA_CHECK(expected.has_value(), "{}: tensor '{}': shape {} of {} is larger than 2^64 bytes", origin, name,
+              t.shape_str(), dtype_name(t.dtype));
+    MSA_CHECK(e - b == *expected, "{}: tensor '{}': {} bytes of data for shape {} of {} (expected {})", origin,
+              name, e - b, t.shape_str(), dtype_name(t.dtype), *expected);
     t.data = body + b;
     t.nbytes = size_t(e - b);
     ranges.emplace_back(size_t(b), size_t(e));

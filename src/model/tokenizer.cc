@@ -182,8 +182,17 @@ static uint32_t code_point_before(std::string_view s, size_t end, size_t& start)
   return next_code_point(s, i);
 }
 
+// True when [b, e) lies inside one of the sorted spans.
+static bool inside_a_span(std::span<const Tokenizer::ByteSpan> spans, size_t b, size_t e) {
+  auto it = std::upper_bound(spans.begin(), spans.end(), b,
+                             [](size_t x, const Tokenizer::ByteSpan& s) { return x < s.begin; });
+  if (it == spans.begin()) return false;
+  --it;
+  return b >= it->begin && e <= it->end;
+}
+
 void Tokenizer::split_added(std::string_view text, bool normalized_pass, bool parse_special,
-                            std::vector<Segment>& out) const {
+                            std::vector<Segment>& out, std::span<const ByteSpan> const* special_spans) const {
   size_t emitted = 0;  // text before this offset has been emitted
   size_t i = 0;
   const size_t n = text.size();
@@ -198,6 +207,7 @@ void Tokenizer::split_added(std::string_view text, bool normalized_pass, bool pa
       const AddedToken& a = added_[c];
       if (a.normalized != normalized_pass || (a.special && !parse_special)) continue;
       if (text.compare(i, a.content.size(), a.content) != 0) continue;
+      if (a.special && special_spans && !inside_a_span(*special_spans, i, i + a.content.size())) continue;
       hit = &a;
       break;
     }
@@ -252,8 +262,13 @@ void Tokenizer::encode_append(std::string_view input, bool parse_special, std::v
     sanitized = sanitize_utf8(text);
     text = sanitized;
   }
+  encode_segments(text, parse_special, nullptr, out);
+}
+
+void Tokenizer::encode_segments(std::string_view text, bool parse_special,
+                                std::span<const ByteSpan> const* special_spans, std::vector<int32_t>& out) const {
   std::vector<Segment> segments;
-  split_added(text, /*normalized_pass=*/false, parse_special, segments);
+  split_added(text, /*normalized_pass=*/false, parse_special, segments, special_spans);
   std::string normalized;
   std::vector<Segment> inner;
   for (const Segment& seg : segments) {
@@ -262,6 +277,11 @@ void Tokenizer::encode_append(std::string_view input, bool parse_special, std::v
       continue;
     }
     std::string_view piece = seg.text;
+    // Offsets do not survive NFC: special tokens matched after normalisation
+    // are allowed only when the whole piece lies inside one special span.
+    const size_t at = size_t(seg.text.data() - text.data());
+    const bool piece_special =
+        parse_special && (!special_spans || inside_a_span(*special_spans, at, at + seg.text.size()));
     if (nfc_ && !nfc_is_identity_fast(piece)) {
       normalized = nfc(piece);
       piece = normalized;
@@ -271,12 +291,26 @@ void Tokenizer::encode_append(std::string_view input, bool parse_special, std::v
       continue;
     }
     inner.clear();
-    split_added(piece, /*normalized_pass=*/true, parse_special, inner);
+    split_added(piece, /*normalized_pass=*/true, piece_special, inner);
     for (const Segment& s : inner) {
       if (s.added_id >= 0) out.push_back(s.added_id);
       else encode_text(s.text, out);
     }
   }
+}
+
+std::vector<int32_t> Tokenizer::encode_with_special_spans(std::string_view text,
+                                                          std::span<const ByteSpan> special_spans) const {
+  MSA_CHECK(is_valid_utf8(text), "encode_with_special_spans: text is not valid UTF-8");
+  for (size_t i = 0; i < special_spans.size(); ++i)
+    MSA_CHECK(special_spans[i].begin <= special_spans[i].end && special_spans[i].end <= text.size() &&
+                  (i == 0 || special_spans[i - 1].end <= special_spans[i].begin),
+              "encode_with_special_spans: span {} [{}, {}) is out of order or outside the text ({} bytes)", i,
+              special_spans[i].begin, special_spans[i].end, text.size());
+  std::vector<int32_t> ids;
+  ids.reserve(text.size() / 3 + 4);
+  encode_segments(text, true, &special_spans, ids);
+  return ids;
 }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool parse_special) const {

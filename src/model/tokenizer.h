@@ -48,6 +48,17 @@ class Tokenizer {
   // as in HF with split_special_tokens=True.
   std::vector<int32_t> encode(std::string_view text, bool parse_special = true) const;
   void encode_append(std::string_view text, bool parse_special, std::vector<int32_t>& out) const;
+  // Like encode(text, true), but the text of a special added token is
+  // recognised only where it lies wholly inside one of `special_spans` (byte
+  // ranges of `text`, sorted, not overlapping): the places where a prompt
+  // builder or the model put special tokens. Anywhere else (user questions,
+  // document text) it is ordinary text, as with parse_special = false. Where no
+  // special-token text lies outside the spans, the ids equal encode(text, true).
+  // `text` must be valid UTF-8 (spans are byte offsets into it).
+  struct ByteSpan {
+    size_t begin = 0, end = 0;
+  };
+  std::vector<int32_t> encode_with_special_spans(std::string_view text, std::span<const ByteSpan> special_spans) const;
 
   // Concatenated bytes of the tokens as UTF-8; ill-formed sequences become
   // U+FFFD. Ids that are not tokens are skipped (HF behaviour).
@@ -67,7 +78,9 @@ class Tokenizer {
   void load_from(const JsonValue& root, std::string_view source);
   struct Segment;
   void split_added(std::string_view text, bool normalized_pass, bool parse_special,
-                   std::vector<Segment>& out) const;
+                   std::vector<Segment>& out, std::span<const ByteSpan> const* special_spans = nullptr) const;
+  void encode_segments(std::string_view text, bool parse_special, std::span<const ByteSpan> const* special_spans,
+                       std::vector<int32_t>& out) const;
   void encode_text(std::string_view text, std::vector<int32_t>& out) const;
 
   std::unique_ptr<BpeModel> bpe_;

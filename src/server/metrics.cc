@@ -32,6 +32,41 @@ Metrics::Metrics() {
   for (const char* s : {"route", "prefill", "decode", "request"}) stages_.emplace(s, Histogram(b));
 }
 
+std::string Metrics::endpoint_label(const std::string& method, const std::string& path) {
+  static const char* const kMethods[] = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"};
+  static const char* const kRoutes[] = {"/health", "/metrics", "/v1/chat/completions", "/v1/completions",
+                                        "/v1/models", "/v1/memory/documents"};
+  std::string m = "OTHER";
+  for (const char* k : kMethods)
+    if (method == k) m = k;
+  std::string route = "other";
+  for (const char* k : kRoutes)
+    if (path == k) route = k;
+  constexpr std::string_view doc = "/v1/memory/documents/", model = "/v1/models/";
+  auto one_segment_after = [&](std::string_view prefix) {
+    return path.size() > prefix.size() && path.compare(0, prefix.size(), prefix) == 0 &&
+           path.find('/', prefix.size()) == std::string::npos;
+  };
+  if (one_segment_after(doc)) route = "/v1/memory/documents/{id}";
+  if (one_segment_after(model)) route = "/v1/models/{id}";
+  constexpr std::string_view by_eid = "/v1/memory/documents/by-external-id/";
+  if (path.size() > by_eid.size() && path.compare(0, by_eid.size(), by_eid) == 0)
+    route = "/v1/memory/documents/by-external-id/{eid}";
+  return m + " " + route;
+}
+
+std::string Metrics::escape_label(const std::string& v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char c : v) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
 void Metrics::count_request(const std::string& endpoint, int status) {
   std::lock_guard<std::mutex> l(mu_);
   ++requests_[{endpoint, status}];
@@ -67,7 +102,7 @@ std::string Metrics::render() const {
   std::string out;
   out += "# HELP msa_requests_total HTTP requests by endpoint and status.\n# TYPE msa_requests_total counter\n";
   for (const auto& [k, n] : requests_)
-    out += fmt::format("msa_requests_total{{endpoint=\"{}\",status=\"{}\"}} {}\n", k.first, k.second, n);
+    out += fmt::format("msa_requests_total{{endpoint=\"{}\",status=\"{}\"}} {}\n", escape_label(k.first), k.second, n);
   out += "# HELP msa_stage_latency_ms Latency per stage of answering (route, prefill, decode) and per request.\n"
          "# TYPE msa_stage_latency_ms histogram\n";
   for (const auto& [stage, h] : stages_) h.render("msa_stage_latency_ms", fmt::format("stage=\"{}\"", stage), &out);

@@ -30,7 +30,14 @@ class Histogram {
 class Metrics {
  public:
   Metrics();
+  // endpoint: a label from endpoint_label() (other text is escaped when rendered).
   void count_request(const std::string& endpoint, int status);
+  // "<METHOD> <route>" for the server's known routes ("/v1/memory/documents/{id}"
+  // for any document id); every other path is "other" and every other method
+  // "OTHER", so unauthenticated requests cannot add series or forge lines.
+  static std::string endpoint_label(const std::string& method, const std::string& path);
+  // A label value escaped per the Prometheus text format (\, ", newline).
+  static std::string escape_label(const std::string& value);
   void observe_stage(const std::string& stage, double ms);  // route | prefill | decode | request
   void add_tokens(int64_t prompt, int64_t generated);
   void set_bank(int64_t documents, int64_t tokens, int64_t chunks);

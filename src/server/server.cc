@@ -40,12 +40,6 @@ void listen_socket_options(socket_t sock) {
   setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
 }
 
-std::string endpoint_label(const std::string& path) {
-  if (path.rfind("/v1/memory/documents/by-external-id/", 0) == 0) return "/v1/memory/documents/by-external-id/{eid}";
-  if (path.rfind("/v1/memory/documents/", 0) == 0) return "/v1/memory/documents/{id}";
-  if (path.rfind("/v1/models/", 0) == 0) return "/v1/models/{id}";
-  return path;
-}
 
 }  // namespace
 
@@ -100,7 +94,8 @@ void Server::routes() {
   auto& h = *http_;
   // Every response is counted; 413 from the payload limit included.
   h.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-    metrics_.count_request(req.method + " " + endpoint_label(req.path), res.status);
+    // Known routes only: a raw path would let any client add series or forge lines.
+    metrics_.count_request(Metrics::endpoint_label(req.method, req.path), res.status);
   });
   h.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty()) {
@@ -136,11 +131,21 @@ void Server::routes() {
     });
   }
 
-  h.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+  auto authorize = [this](const httplib::Request& req, httplib::Response& res) -> std::optional<KeyGrant> {
+    auto g = keys_.authorize(req.get_header_value("Authorization"));
+    if (!g)
+      send_error(res, 401, "invalid_request_error", "missing or invalid API key (Authorization: Bearer <key>)",
+                 "invalid_api_key");
+    return g;
+  };
+
+  h.Get("/health", [this, authorize](const httplib::Request& req, httplib::Response& res) {
+    if (opts_.ops_require_key && !authorize(req, res)) return;
     const auto s = memory_.stats();
     send_json(res, {{"status", "ok"}, {"documents", s.documents}, {"tokens", s.tokens}});
   });
-  h.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+  h.Get("/metrics", [this, authorize](const httplib::Request& req, httplib::Response& res) {
+    if (opts_.ops_require_key && !authorize(req, res)) return;
     const auto s = memory_.stats();
     metrics_.set_bank(s.documents, s.tokens, s.chunks);
     metrics_.set_in_flight(generating_.load());

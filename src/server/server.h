@@ -44,6 +44,10 @@ struct ServerOptions {
   int http_threads = 32;
   std::string cors_origin;     // "" = no CORS headers; else Access-Control-Allow-Origin (may be "*")
   int64_t passage_tokens = 0;  // reported in /v1/models (the memory splits; BankService)
+  // /health and /metrics answer without a key by default (probes and scrapers
+  // on a private network; they reveal counts and latencies, no text). true:
+  // they need a valid API key like every other endpoint (msa serve --ops-require-key).
+  bool ops_require_key = false;
   engine::InterleaveOptions interleave;  // rounds cap, top-k, ...
 };
 

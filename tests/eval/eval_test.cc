@@ -186,3 +186,47 @@ TEST(Eval, PngEncoderAndPlot) {
 
 }  // namespace
 }  // namespace msa::eval
+
+namespace msa::eval {
+namespace {
+
+// Issue 18 item 7: the evaluator can route over the product's memory path (a
+// persistent bank: bf16 keys and K/V) and every output names the path.
+TEST(Eval, PersistentBankPathIsUsedAndReported) {
+  EvalOptions o;
+  o.model_dir = random_tiny_model();
+  o.task = data::Task::kNiah;
+  o.sizes = {2048};
+  o.questions = 3;
+  o.seed = 5;
+  o.evidence_slot_limit = 40;
+  o.max_round_tokens = 8;
+  o.max_total_tokens = 24;
+  const fs::path work = fs::temp_directory_path() / ("msa_eval_work_" + std::to_string(::getpid()));
+  fs::create_directories(work);
+  o.work_dir = work;
+  std::string log;
+  o.log = [&](const std::string& line) { log += line + "\n"; };
+  const EvalReport in_memory = run_eval(o);
+  EXPECT_EQ(in_memory.bank_path, "in-memory-f32");
+  o.bank_path = BankPath::kPersistent;
+  log.clear();
+  const EvalReport persistent = run_eval(o);
+  EXPECT_EQ(persistent.bank_path, "persistent-bf16");
+  EXPECT_NE(log.find("routing over a persistent bank"), std::string::npos) << log;
+  EXPECT_TRUE(fs::is_empty(work)) << "temporary banks were left in " << work;
+  // The same memory, stored differently.
+  ASSERT_EQ(persistent.sizes.size(), 1u);
+  EXPECT_EQ(persistent.sizes[0].num_docs, in_memory.sizes[0].num_docs);
+  EXPECT_EQ(persistent.sizes[0].num_chunks, in_memory.sizes[0].num_chunks);
+  EXPECT_EQ(persistent.sizes[0].questions, 3);
+  const std::string csv = format_csv(persistent);
+  EXPECT_NE(csv.find(",bank_path\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find(",persistent-bf16\n"), std::string::npos) << csv;
+  EXPECT_NE(format_table(persistent).find("memory persistent-bf16"), std::string::npos);
+  EXPECT_NE(format_table(in_memory).find("memory in-memory-f32"), std::string::npos);
+  fs::remove_all(work);
+}
+
+}  // namespace
+}  // namespace msa::eval

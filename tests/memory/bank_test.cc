@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/half.h"
 #include "memory/bank.h"
+#include "memory/bank_format.h"
 #include "memory/bank_ingest.h"
 #include "memory/encoder.h"
 #include "memory/in_memory_bank.h"
@@ -470,4 +471,42 @@ TEST(Bank, IngestResumesAndUpdatesByExternalId) {
   EXPECT_EQ(r.skipped, 3);
   EXPECT_EQ(r.ids, (std::vector<int64_t>{2, 3, 4}));
   EXPECT_EQ(b->document(4)->metadata, R"({"src":1})");
+}
+
+// Issue 18 item 4: section sizes come from file headers (chunks <= 2^40, kv heads
+// and head dim <= 4096); their product wrapped, so a header could "match" a
+// tiny section. Sizes that do not fit in 64 bits are errors.
+TEST(BankFormat, SectionSizeOverflowIsAnError) {
+  using bankfmt::VecType;
+  EXPECT_EQ(bankfmt::vec_section_bytes(VecType::BF16, 3, 2, 8), 3u * 2 * 8 * 2);
+  EXPECT_EQ(bankfmt::vec_section_bytes(VecType::Int8, 3, 2, 8), 3u * 2 * 4 + 3u * 2 * 8);
+  for (VecType t : {VecType::F32, VecType::BF16, VecType::Int8}) {
+    try {
+      const uint64_t bytes = bankfmt::vec_section_bytes(t, uint64_t(1) << 40, 4096, 4096);
+      FAIL() << "2^64 values accepted as " << bytes << " bytes";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("size overflows"), std::string::npos) << e.what();
+    }
+  }
+}
+
+// Issue 18 item 3: one document longer than the model's positions would hold
+// the single writer for hours (stage-1 attention is quadratic). It is refused
+// before any encoding, naming both numbers, and the bank is unchanged.
+TEST(Bank, RefusesADocumentLongerThanTheModelReads) {
+  const auto dir = fresh_bank("too_long");
+  auto b = writer(dir);
+  std::string text;
+  for (int i = 0; i < 5000; ++i) text += " word" + std::to_string(i % 10);
+  try {
+    b->add_documents({{text, "long-one", "", ""}});
+    FAIL() << "a document of more than 4096 tokens was accepted";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("'long-one'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("at most 4096 (max_position_embeddings)"), std::string::npos) << msg;
+  }
+  EXPECT_EQ(b->stats().documents, 0);
+  b->add_documents({{"a short one", "", "", ""}});
+  EXPECT_EQ(b->stats().documents, 1);
 }

@@ -66,4 +66,9 @@ TEST(Config, ClearErrors) {
   err("{" + ok + R"(,"msa_config":{"aux_loss_method":"MSE"}})", "aux_loss_method 'MSE'");
   err("{" + ok + R"(,"hidden_size":"8"})", "must be an integer");
   err("{" + ok + R"(,"eos_token_id":99})", "outside the vocabulary");
+  // Issue 18 item 4: products of sizes from the file are checked, never wrapped.
+  err("{" + ok + R"(,"num_attention_heads":4294967296,"num_key_value_heads":4294967296,"head_dim":4294967296})",
+      "num_attention_heads x head_dim: size overflows");
+  err("{" + ok + R"(,"vocab_size":9223372036854775807})", "vocab_size x hidden_size: size overflows");
+  err("{" + ok + R"(,"max_position_embeddings":0})", "max_position_embeddings must be > 0");
 }

@@ -72,6 +72,18 @@ TEST(Safetensors, RejectsMalformedImages) {
   expect_error(image(R"([1,2])", 0), "JSON object");
 }
 
+// Issue 18 item 4: numel * dtype size wrapped to 0 for [2^31, 2^31] F32 (2^64
+// bytes), so a tensor claiming 16 EiB with data_offsets [0, 0] was accepted.
+TEST(Safetensors, RejectsByteSizesThatOverflow) {
+  expect_error(image(R"({"a":{"dtype":"F32","shape":[2147483648,2147483648],"data_offsets":[0,0]}})", 0),
+               "larger than 2^64 bytes");
+  expect_error(image(R"({"a":{"dtype":"I64","shape":[2147483648,2147483648],"data_offsets":[0,0]}})", 0),
+               "larger than 2^64 bytes");
+  // The largest product that still fits is an ordinary size mismatch.
+  expect_error(image(R"({"a":{"dtype":"U8","shape":[1073741824,1073741824],"data_offsets":[0,0]}})", 0),
+               "expected 1152921504606846976");
+}
+
 TEST(Safetensors, WriteReadRoundTrip) {
   const std::string dir = temp_dir("rt");
   std::vector<float> a = {1, 2, 3, 4, 5, 6};

@@ -22,6 +22,11 @@ using nlohmann::json;
 
 namespace {
 
+// Minimum accuracy on the bundled (fixed-seed) demo corpora with the shipped
+// model, measured when this was written: NIAH 3 of 3, two hops 2 of 2.
+constexpr int kMinNiahCorrect = 3;
+constexpr int kMinHop2Correct = 2;
+
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
   for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
@@ -132,20 +137,30 @@ TEST_F(AskEndToEnd, SingleNeedleAnswersWithCitations) {
   const int layers = 2;  // routing layers of the shipped model
   EXPECT_EQ(routed, layers * questions);
   EXPECT_EQ(correct, right_id) << "answers after injecting the right document";
+  // The bundled corpora are fixed (seeded); the shipped model answers NIAH at
+  // 1.00 (docs/training.md). A regression that breaks answering must fail here,
+  // not pass with 0 of 3 as long as wrong ids give no answers.
+  EXPECT_GE(correct, kMinNiahCorrect) << "of " << questions << " bundled NIAH questions";
   std::printf("embedded model: %d/%d generated the needle's id, %d answered\n", right_id, questions, correct);
 }
 
-TEST_F(AskEndToEnd, TwoHopsRetrieveTheFirstHop) {
+TEST_F(AskEndToEnd, TwoHopsRetrieveTheFirstHopAndAnswer) {
+  int correct = 0, questions = 0;
   for (const std::string corpus : {"hop2-1", "hop2-2"}) {
     const fs::path bank = make_bank(corpus);
     for (const auto& q : read_jsonl(fs::path(MSA_SOURCE_DIR) / "data" / "demo" / corpus / "questions.jsonl")) {
+      ++questions;
       const json j = ask(bank, q["question"]);
       ASSERT_GE(j["rounds"].size(), 1u);
       EXPECT_TRUE(selected_in_round(j, 0).count(q["gold_doc_ids"][0].get<int64_t>())) << j.dump();
       EXPECT_LE(j["rounds"].size(), 8u);  // the rounds cap holds
+      correct += j["answer"] == q["answer"];
     }
     fs::remove_all(bank);
   }
+  // Two hops need the second round: the answer is the check that it happened.
+  EXPECT_GE(correct, kMinHop2Correct) << "of " << questions << " bundled two-hop questions";
+  std::printf("embedded model: %d/%d two-hop questions answered\n", correct, questions);
 }
 
 TEST_F(AskEndToEnd, ExitStatusSaysNoAnswerAndEmptyQuestionsAreRefused) {

@@ -7,12 +7,16 @@
 
 #include <filesystem>
 #include <fstream>
+#include <condition_variable>
 #include <future>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
-#include "server_fixture.h"
+#include "engine/bank_service.h"
+#include "product_test_util.h"
+#include "server/server.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -20,7 +24,158 @@ using namespace msa;
 
 namespace {
 
-using namespace server_test;
+// The bank service with a gate on snapshot() (the first thing a chat does), so
+// a test can hold a question in flight and know that it is: a real
+// synchronisation point instead of a sleep.
+class GatedService : public engine::MemoryService {
+ public:
+  explicit GatedService(engine::MemoryService& inner) : inner_(inner) {}
+  // The next snapshot() fulfils `entered` and then waits for release().
+  std::future<void> arm() {
+    std::lock_guard<std::mutex> l(mu_);
+    armed_ = true;
+    released_ = false;
+    entered_ = std::promise<void>();
+    return entered_.get_future();
+  }
+  void release() {
+    std::lock_guard<std::mutex> l(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+  engine::MemorySnapshot snapshot(const std::vector<std::string>& ns) const override {
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      if (armed_) {
+        armed_ = false;
+        entered_.set_value();
+        cv_.wait(l, [&] { return released_; });
+      }
+    }
+    return inner_.snapshot(ns);
+  }
+  std::vector<engine::DocumentRecord> add(const std::vector<engine::NewDocumentRequest>& d) override { return inner_.add(d); }
+  std::optional<engine::DocumentRecord> update(int64_t id, const std::string& t, const std::vector<std::string>& ns) override {
+    return inner_.update(id, t, ns);
+  }
+  bool remove(int64_t id, const std::vector<std::string>& ns) override { return inner_.remove(id, ns); }
+  std::optional<engine::DocumentRecord> get(int64_t id, const std::vector<std::string>& ns) const override {
+    return inner_.get(id, ns);
+  }
+  std::vector<engine::DocumentRecord> list(const std::vector<std::string>& ns, int64_t offset, int64_t limit,
+                                           int64_t* total) const override {
+    return inner_.list(ns, offset, limit, total);
+  }
+  engine::MemoryStats stats() const override { return inner_.stats(); }
+
+ private:
+  engine::MemoryService& inner_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  mutable bool armed_ = false, released_ = false;
+  mutable std::promise<void> entered_;
+};
+
+class ServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { model_dir_ = test_util::random_tiny_model_dir("server"); }
+
+  void SetUp() override {
+    bank_dir_ = fs::temp_directory_path() / ("msa_server_bank_" + std::to_string(::getpid()) + "_" +
+                                             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(bank_dir_);
+    memory::Bank::create(bank_dir_.string(), model_dir_.string());
+    model_ = model::Model::load(model_dir_.string());
+    tok_ = std::make_shared<model::Tokenizer>(model::Tokenizer::load((model_dir_ / "tokenizer.json").string()));
+    memory::BankOpenOptions bo;
+    bo.writer = true;
+    bo.model = model_;
+    bo.tokenizer = tok_;
+    bo.model_dir = model_dir_.string();
+    service_ = std::make_unique<engine::BankService>(memory::Bank::open(bank_dir_.string(), bo));
+    const fs::path keys = bank_dir_.string() + ".keys.json";
+    std::ofstream(keys) << R"({"keys": [{"key": "ka", "namespaces": ["A"]},
+                                        {"key": "kb", "namespaces": ["B"]},
+                                        {"key": "kro", "namespaces": ["A"], "write": false},
+                                        {"key": "kall", "namespaces": ["*"]}]})";
+    server::ServerOptions so;
+    so.max_body_bytes = 64 << 10;
+    so.max_question_tokens = 64;
+    so.max_tokens_limit = 64;
+    so.default_max_tokens = 12;
+    so.max_concurrent_generations = 64;
+    so.interleave.engine.top_k = 16;  // ≥ documents: every visible document is selected
+    so.interleave.max_rounds = 2;
+    gated_ = std::make_unique<GatedService>(*service_);
+    keys_file_ = keys;
+    server_ = std::make_unique<server::Server>(model_, tok_, *gated_, server::ApiKeys::load(keys.string()), so);
+    port_ = server_->bind("127.0.0.1", 0);
+    thread_ = std::thread([this] { server_->serve(); });
+  }
+
+  void TearDown() override {
+    if (server_) server_->stop();
+    thread_.join();
+    server_.reset();
+    gated_.reset();
+    service_.reset();
+    fs::remove_all(bank_dir_);
+  }
+
+  httplib::Client client(const std::string& key = "") {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(120, 0);
+    if (!key.empty()) c.set_bearer_token_auth(key.c_str());
+    return c;
+  }
+
+  std::vector<int64_t> add(const std::string& key, const std::vector<std::string>& texts) {
+    json docs = json::array();
+    for (const auto& t : texts) docs.push_back({{"text", t}});
+    auto r = client(key).Post("/v1/memory/documents", json{{"documents", docs}}.dump(), "application/json");
+    if (!r) {
+      ADD_FAILURE() << "add request failed: " << httplib::to_string(r.error());
+      return {};
+    }
+    EXPECT_EQ(r->status, 201) << r->body;
+    std::vector<int64_t> ids;
+    const json body = json::parse(r->body);
+    for (const auto& d : body["data"]) ids.push_back(d["id"].get<int64_t>());
+    return ids;
+  }
+
+  json chat(const std::string& key, const std::string& q, int* status = nullptr) {
+    auto r = client(key).Post("/v1/chat/completions",
+                              json{{"messages", {{{"role", "user"}, {"content", q}}}}, {"max_tokens", 12}}.dump(),
+                              "application/json");
+    if (!r) {  // no response at all: say why instead of dereferencing it
+      ADD_FAILURE() << "chat request failed: " << httplib::to_string(r.error());
+      if (status) *status = -1;
+      return json::object();
+    }
+    if (status) *status = r->status;
+    return json::parse(r->body);
+  }
+
+  static std::set<int64_t> selected_docs(const json& completion) {
+    std::set<int64_t> s;
+    for (const auto& round : completion["msa"]["rounds"])
+      for (const auto& [layer, docs] : round["selected"].items())
+        for (const auto& d : docs) s.insert(d[0].get<int64_t>());
+    return s;
+  }
+
+  static inline fs::path model_dir_;
+  fs::path bank_dir_;
+  std::shared_ptr<model::Model> model_;
+  std::shared_ptr<model::Tokenizer> tok_;
+  std::unique_ptr<engine::BankService> service_;
+  std::unique_ptr<GatedService> gated_;
+  fs::path keys_file_;
+  std::unique_ptr<server::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+};
 
 TEST_F(ServerTest, HealthAndMetrics) {
   auto h = client().Get("/health");
@@ -170,18 +325,84 @@ TEST_F(ServerTest, WritesAreVisibleToTheNextQuestion) {
 
 TEST_F(ServerTest, StopCompletesRequestsInFlight) {
   add("ka", {"alpha one two three ."});
+  // The question is in flight (held inside its memory snapshot) while a write
+  // is acknowledged and the server is told to stop.
+  auto in_flight = gated_->arm();
   auto pending = std::async(std::launch::async, [&] {
     int status = 0;
     chat("ka", "what is one two three ?", &status);
     return status;
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  auto write = std::async(std::launch::async, [&] { return add("ka", {"late write ."}); });
-  const auto late = write.get();
-  server_->stop();
+  in_flight.wait();
+  const auto late = add("ka", {"late write ."});
+  ASSERT_EQ(late.size(), 1u);
+  server_->stop();  // returns at once; the request in flight is still held
+  gated_->release();
   EXPECT_EQ(pending.get(), 200);
-  // The acknowledged write is committed: a fresh open of the bank sees it.
-  EXPECT_TRUE(service_->get(late[0], {"*"}).has_value());
+  thread_.join();  // serve() returns once the request in flight completed
+  thread_ = std::thread([] {});
+  // The acknowledged write is committed: a fresh open of the bank (the writer
+  // closed first) sees it.
+  server_.reset();
+  gated_.reset();
+  service_.reset();
+  memory::BankOpenOptions bo;
+  bo.model_dir = model_dir_.string();
+  const auto reopened = memory::Bank::open(bank_dir_.string(), bo);
+  const auto doc = reopened->document(late[0]);
+  ASSERT_TRUE(doc.has_value()) << "document " << late[0] << " is not in the reopened bank";
+  EXPECT_EQ(doc->text, "late write .");
+}
+
+
+// Issue 18 item 2 over HTTP: a path crafted to close the label and start a new
+// line, and many distinct unknown paths, add one "other" series and no line.
+TEST_F(ServerTest, MetricsLabelOnlyKnownRoutes) {
+  for (int i = 0; i < 20; ++i) client().Get("/probe" + std::to_string(i));
+  ASSERT_TRUE(client().Get("/x%22%7D%201%0Afake_metric%201"));
+  std::string metrics;
+  for (int i = 0; i < 100; ++i) {  // the access logger counts after the response is sent
+    metrics = client().Get("/metrics")->body;
+    if (metrics.find("endpoint=\"GET other\",status=\"404\"} 21") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_NE(metrics.find("endpoint=\"GET other\",status=\"404\"} 21"), std::string::npos) << metrics;
+  EXPECT_EQ(metrics.find("\nfake_metric"), std::string::npos) << metrics;
+  EXPECT_EQ(metrics.find("probe"), std::string::npos) << metrics;
+}
+
+// Issue 18 item 3 over HTTP: a document longer than the model reads is a 400
+// naming both numbers, before any encoding (it would hold the writer for hours).
+TEST_F(ServerTest, LongDocumentIsRefusedNamingTheLimit) {
+  std::string text;
+  for (int i = 0; i < 5000; ++i) text += " word" + std::to_string(i % 10);
+  auto r = client("ka").Post("/v1/memory/documents", json{{"documents", {{{"text", text}}}}}.dump(), "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body;
+  EXPECT_NE(r->body.find("the model reads at most 4096 (max_position_embeddings)"), std::string::npos) << r->body;
+  EXPECT_EQ(service_->stats().documents, 0);
+}
+
+// --ops-require-key: /health and /metrics need a valid key like every endpoint.
+TEST_F(ServerTest, OpsEndpointsCanRequireAKey) {
+  server::ServerOptions so;
+  so.ops_require_key = true;
+  server::Server locked(model_, tok_, *gated_, server::ApiKeys::load(keys_file_.string()), so);
+  const int port = locked.bind("127.0.0.1", 0);
+  std::thread t([&] { locked.serve(); });
+  for (const char* path : {"/health", "/metrics"}) {
+    httplib::Client anonymous("127.0.0.1", port), keyed("127.0.0.1", port);
+    keyed.set_bearer_token_auth("kro");
+    auto r = anonymous.Get(path);
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 401) << path;
+    r = keyed.Get(path);
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 200) << path;
+  }
+  EXPECT_EQ(client().Get("/health")->status, 200);  // the default stays open
+  locked.stop();
+  t.join();
 }
 
 }  // namespace
