@@ -22,12 +22,12 @@
 #include "memory/passages.h"
 #include "server/server.h"
 
-namespace bench {
+namespace msa::bench {
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-using namespace msa;
+using namespace ::msa;
 
 // A field of /proc/self/status in bytes ("VmRSS", "RssAnon", "RssFile").
 int64_t status_bytes(const std::string& key) {
@@ -206,4 +206,4 @@ int soak(std::shared_ptr<const model::Model> m, std::shared_ptr<const model::Tok
   return errors == 0 ? 0 : 1;
 }
 
-}  // namespace bench
+}  // namespace msa::bench

@@ -9,9 +9,9 @@
 #include "model/model.h"
 #include "model/tokenizer.h"
 
-namespace bench {
+namespace msa::bench {
 
 int soak(std::shared_ptr<const msa::model::Model> m, std::shared_ptr<const msa::model::Tokenizer> tok,
          const std::filesystem::path& model_dir, double minutes, int clients);
 
-}  // namespace bench
+}  // namespace msa::bench
