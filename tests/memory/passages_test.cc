@@ -69,7 +69,9 @@ TEST_F(Passages, SplitAtBoundariesWithinTheCapInOrder) {
       EXPECT_GE(s.begin, prev_end);
       EXPECT_FALSE(std::isspace(static_cast<unsigned char>(p.front())) || std::isspace(static_cast<unsigned char>(p.back())));
       // Where sentences fit in the cap, every passage ends a sentence.
-      if (cap >= 20) EXPECT_EQ(p.back(), '.') << cap << ": " << p;
+      if (cap >= 20) {
+        EXPECT_EQ(p.back(), '.') << cap << ": " << p;
+      }
       // Nothing but whitespace between passages: no text is lost.
       EXPECT_EQ(text.substr(prev_end, s.begin - prev_end).find_first_not_of(" \n"), std::string::npos);
       prev_end = s.end;

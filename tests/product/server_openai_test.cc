@@ -77,7 +77,9 @@ TEST_F(OpenAIParity, StreamedDeltasJoinToTheNonStreamedContent) {
     EXPECT_EQ(finish, f["choices"][0]["finish_reason"]);
     // No answer is said as such, streamed or not.
     EXPECT_EQ(f["msa"]["answered"], !content.empty());
-    if (content.empty()) EXPECT_EQ(f["choices"][0]["finish_reason"], "no_answer");
+    if (content.empty()) {
+      EXPECT_EQ(f["choices"][0]["finish_reason"], "no_answer");
+    }
     EXPECT_EQ(content.find("<|im_end|>"), std::string::npos);
   }
   // Without include_usage there is no usage chunk.
