@@ -15,6 +15,7 @@ PKGS=(
   libomp-dev clang libclang-rt-14-dev
   libfaiss-dev libopenblas-dev
   libopenmpi-dev openmpi-bin
+  pybind11-dev python3-dev python3-numpy python3-pytest python3-venv python3-pip
 )
 # The tokenizer oracle runs on Node.js; the machine image ships node+npm, use Debian's otherwise.
 if ! command -v npm >/dev/null 2>&1; then PKGS+=(nodejs npm); fi

@@ -10,6 +10,7 @@
 #include "cli/command.h"
 #include "core/error.h"
 #include "core/timer.h"
+#include "engine/bank_report.h"
 #include "memory/bank.h"
 #include "memory/bank_ingest.h"
 #include "memory/passages.h"
@@ -23,31 +24,6 @@ namespace {
 
 using namespace msa::memory;
 using nlohmann::json;
-
-json stats_json(const BankStats& s) {
-  const double tok = s.tokens > 0 ? double(s.tokens) : 1.0;
-  return {{"generation", s.generation},
-          {"documents", s.documents},
-          {"stored_versions", s.stored_versions},
-          {"tokens", s.tokens},
-          {"chunks", s.chunks},
-          {"stored_chunks", s.stored_chunks},
-          {"segments", s.segments},
-          {"routing_partitions", s.partitions},
-          {"bytes",
-           {{"ram_routing", s.ram_routing_bytes},
-            {"disk_routing", s.disk_routing_bytes},
-            {"mmap_content", s.disk_content_bytes},
-            {"template", s.disk_template_bytes},
-            {"catalog", s.disk_catalog_bytes},
-            {"disk_total", s.disk_total_bytes}}},
-          {"bytes_per_token",
-           {{"ram_routing", double(s.ram_routing_bytes) / tok},
-            {"mmap_content", double(s.disk_content_bytes) / tok},
-            {"disk_total", double(s.disk_total_bytes) / tok}}},
-          {"serve_rss_bytes", s.serve_ram_bytes},
-          {"process_rss_bytes", s.process_rss_bytes}};
-}
 
 // Maintenance commands skip the full checksum pass (that is `verify`'s job).
 BankOpenOptions open_options(bool writer) {
@@ -182,13 +158,7 @@ int bank_main(int argc, char** argv) {
     const auto docs = bank->list(namespaces, offset, limit);
     if (as_json) {
       json a = json::array();
-      for (auto& d : docs) {
-        json o{{"id", d.doc_id}, {"version", d.version}, {"namespace", d.ns}, {"tokens", d.num_tokens},
-               {"chunks", d.num_chunks}};
-        if (!d.external_id.empty()) o["external_id"] = d.external_id;
-        if (!d.metadata.empty()) o["metadata"] = json::parse(d.metadata, nullptr, false);
-        a.push_back(o);
-      }
+      for (auto& d : docs) a.push_back(msa::engine::bank_document_json(d));
       std::printf("%s\n", a.dump().c_str());
     } else {
       std::printf("%8s %4s %-12s %7s  %s\n", "id", "ver", "namespace", "tokens", "external id");
@@ -204,7 +174,7 @@ int bank_main(int argc, char** argv) {
     const double open_ms = t.ms();
     const BankStats s = bank->stats();
     if (as_json) {
-      json j = stats_json(s);
+      json j = msa::engine::bank_stats_json(s);
       j["open_ms"] = open_ms;
       std::printf("%s\n", j.dump(1).c_str());
     } else {

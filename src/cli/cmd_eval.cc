@@ -30,7 +30,7 @@ std::vector<int64_t> parse_sizes(const std::string& list) {
 
 int eval(int argc, char** argv) {
   CLI::App app{"Evaluate a model on a generated task (NIAH variants, hop2/hop3, kb) at several memory sizes."};
-  std::string model, task = "niah", sizes = "16k,64k,256k,1m", plot, csv;
+  std::string model, task = "niah", sizes = "16k,64k,256k,1m", plot, csv, answers;
   msa::eval::EvalOptions o;
   bool no_ablations = false;
   app.add_option("--model,-m", model, "model directory (default: the embedded models/msa-tiny)");
@@ -56,6 +56,7 @@ int eval(int argc, char** argv) {
   app.add_flag("--no-ablations", no_ablations, "hop tasks: skip the single-round and no-text runs");
   app.add_option("--plot", plot, "write accuracy/recall vs memory size as a PNG");
   app.add_option("--csv", csv, "write the table as CSV");
+  app.add_option("--answers", answers, "write every question's prediction, reference and score as JSONL");
   std::string bank_path = "in-memory";
   app.add_option("--bank-path", bank_path,
                  "memory routed over: in-memory (f32 keys and K/V, the reference's numerics) | persistent (a bank as "
@@ -74,6 +75,10 @@ int eval(int argc, char** argv) {
   };
   const msa::eval::EvalReport r = msa::eval::run_eval(o);
   std::fputs(msa::eval::format_table(r).c_str(), stdout);
+  if (!answers.empty()) {
+    msa::data::write_file_atomically(answers, msa::eval::format_answers_jsonl(r));
+    std::printf("answers: %s\n", answers.c_str());
+  }
   if (!csv.empty()) {
     msa::data::write_file_atomically(csv, msa::eval::format_csv(r));
     std::printf("csv: %s\n", csv.c_str());

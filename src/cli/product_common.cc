@@ -1,13 +1,9 @@
 #include "cli/product_common.h"
 
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
 
 #include "engine/answer_report.h"
-#include "engine/session.h"
-#include "model/default_model.h"
+#include "engine/product.h"
 
 namespace msa::cli {
 
@@ -30,29 +26,14 @@ void ProductOptions::add_to(CLI::App& app, bool bank_required) {
 }
 
 Loaded load_product(const ProductOptions& o, bool writer) {
-  namespace fs = std::filesystem;
+  const engine::LoadedModel m = engine::load_model(o.model_dir);
   Loaded l;
-  const fs::path dir = model::resolve_model_dir(o.model_dir);
-  l.model = model::Model::load(dir.string());
-  l.tokenizer = std::make_shared<model::Tokenizer>(model::Tokenizer::load((dir / "tokenizer.json").string()));
-  {
-    std::ifstream f(dir / "config.json");
-    auto j = nlohmann::json::parse(f, nullptr, false);
-    l.random_weights = j.is_object() && j.value("msa_random_weights", false);
-  }
-  if (!o.bank_dir.empty()) {
-    memory::BankOpenOptions bo;
-    bo.writer = writer;
-    bo.model = l.model;
-    bo.model_dir = dir.string();
-    bo.tokenizer = l.tokenizer;
-    l.bank = memory::Bank::open(o.bank_dir, bo);
-  }
-  l.interleave.engine.top_k = o.top_k > 0 ? o.top_k : engine::default_top_k(l.model->config());
-  l.interleave.max_rounds = o.rounds;
-  l.interleave.max_total_tokens = o.max_tokens;
-  l.interleave.sampler.temperature = o.temperature;
-  l.interleave.interleave = !o.no_interleave;
+  l.model = m.model;
+  l.tokenizer = m.tokenizer;
+  l.random_weights = m.random_weights;
+  if (!o.bank_dir.empty()) l.bank = memory::Bank::open(o.bank_dir, engine::bank_open_options(m, writer));
+  l.interleave = engine::interleave_options(
+      l.model->config(), {o.top_k, o.rounds, o.max_tokens, o.temperature, /*interleave=*/!o.no_interleave});
   return l;
 }
 

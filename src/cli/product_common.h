@@ -10,6 +10,7 @@
 
 #include "engine/interleave.h"
 #include "engine/memory_service.h"
+#include "engine/product.h"
 #include "memory/bank.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
@@ -19,11 +20,12 @@ namespace msa::cli {
 struct ProductOptions {
   std::string bank_dir, model_dir;
   std::vector<std::string> namespaces;  // empty: all
-  int64_t top_k = -1;
-  int rounds = 8;
-  int64_t max_tokens = 256;
-  float temperature = 0.f;
-  bool no_interleave = false;
+  // Defaults shared with every product surface (engine/product.h).
+  int64_t top_k = engine::AskOptions{}.top_k;
+  int rounds = engine::AskOptions{}.rounds;
+  int64_t max_tokens = engine::AskOptions{}.max_tokens;
+  float temperature = engine::AskOptions{}.temperature;
+  bool no_interleave = !engine::AskOptions{}.interleave;
   void add_to(CLI::App& app, bool bank_required = true);
 };
 

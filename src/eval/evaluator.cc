@@ -251,7 +251,9 @@ EvalReport run_eval(const EvalOptions& o) {
       // NIAH tasks, the first hop for chains.
       std::vector<int64_t> round1_gold = is_hop(o.task) ? std::vector<int64_t>{q.gold_doc_ids[0]} : q.gold_doc_ids;
       engine::InterleaveResult r = engine::answer_with_interleave(m, tok, qmem, text_of, q.question, iopt);
-      acc += string_match_all(r.answer, q.answer);
+      const double score = string_match_all(r.answer, q.answer);
+      acc += score;
+      res.outcomes.push_back(QuestionOutcome{q.question, q.answer, r.answer, r.stop_reason, q.gold_doc_ids, score});
       if (o.log && int64_t(qi) < o.show_transcripts) {
         std::string gold;
         for (int64_t g : q.gold_doc_ids) gold += fmt::format("[{}]", g);
@@ -412,6 +414,23 @@ std::string format_csv(const EvalReport& r) {
     out += fmt::format(",{},{:.4f},{:.3f},{:.3f},{},{}\n", v(s.evidence_recall), s.mean_rounds, s.encode_s, s.answer_s,
                        by_digits(s), r.bank_path);
   }
+  return out;
+}
+
+std::string format_answers_jsonl(const EvalReport& r) {
+  std::string out;
+  for (const auto& s : r.sizes)
+    for (const auto& q : s.outcomes) {
+      nlohmann::json j;
+      j["size"] = data::format_token_count(s.memory_tokens);
+      j["question"] = q.question;
+      j["reference"] = q.reference;
+      j["prediction"] = q.prediction;
+      j["score"] = q.score;
+      j["stop_reason"] = q.stop_reason;
+      j["gold_doc_ids"] = q.gold_doc_ids;
+      out += j.dump() + "\n";
+    }
   return out;
 }
 

@@ -58,6 +58,13 @@ struct LayerRecall {
   double recall_at_1 = 0;  // this layer's top-1 is a round-1 gold document
 };
 
+// One question's outcome (msa eval --answers).
+struct QuestionOutcome {
+  std::string question, reference, prediction, stop_reason;
+  std::vector<int64_t> gold_doc_ids;
+  double score = 0;  // string_match_all(prediction, reference)
+};
+
 struct SizeResult {
   int64_t memory_tokens = 0;  // requested size
   int64_t actual_tokens = 0, num_docs = 0, num_chunks = 0, questions = 0;
@@ -72,6 +79,7 @@ struct SizeResult {
   double evidence_recall = 0;  // all gold documents cited over the whole interleave transcript
   double mean_rounds = 0;
   double encode_s = 0, answer_s = 0;
+  std::vector<QuestionOutcome> outcomes;  // per question, in question order
 };
 
 struct EvalReport {
@@ -98,6 +106,8 @@ std::string format_table(const EvalReport& r);
 // "metric: name = value" lines (docs/eval.md lists the names).
 std::string format_metrics(const EvalReport& r);
 std::string format_csv(const EvalReport& r);
+// One JSON line per question and size: size, question, reference, prediction, score, stop_reason, gold_doc_ids.
+std::string format_answers_jsonl(const EvalReport& r);
 LinePlot make_plot(const EvalReport& r);
 
 }  // namespace msa::eval

@@ -286,6 +286,7 @@ std::unique_ptr<Bank> Bank::open(const std::string& dir, const BankOpenOptions& 
 }
 
 bool Bank::is_writer() const { return impl_->lock != nullptr; }
+ModelIdentity Bank::recorded_model() const { return impl_->current()->manifest.model; }
 BankCatalog& Bank::catalog() const { return *impl_->catalog; }
 
 namespace {
@@ -537,9 +538,11 @@ std::vector<int64_t> Bank::write_impl(const std::vector<NewDocument>& docs_in, c
       n += int64_t(toks[to_encode[e++]].size());
     std::vector<std::vector<int32_t>> group;
     for (size_t j = b; j < e; ++j) group.push_back(std::move(toks[to_encode[j]]));
+    if (im.opt.interrupt_check) im.opt.interrupt_check();
     for (auto& x : enc.encode(group)) encoded.push_back(std::move(x));
     b = e;
   }
+  if (im.opt.interrupt_check) im.opt.interrupt_check();  // last chance: nothing is written yet
 
   // 1. Segment file, fsync'd.
   Manifest m = st->manifest;

@@ -27,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -35,6 +36,7 @@
 
 #include "memory/bank_catalog.h"
 #include "memory/bank_format.h"
+#include "memory/bank_manifest.h"
 #include "memory/memory_view.h"
 #include "memory/routing_index.h"
 
@@ -87,6 +89,10 @@ struct BankOpenOptions {
   bool verify_checksums = true;  // recompute every section checksum at open
   int64_t partition_chunks = int64_t(1) << 18;  // cap on one in-RAM routing partition
   int64_t encode_batch_tokens = 4096;            // stage-1 packing inside one commit
+  // Writer: called before each stage-1 batch of a write and once more before
+  // its commit; an exception it throws aborts the write with nothing committed
+  // (the Python package turns Ctrl-C into one).
+  std::function<void()> interrupt_check;
 };
 
 using DocumentInfo = CatalogDoc;
@@ -194,6 +200,8 @@ class Bank {
   // The model the bank encodes with (loaded on first use) and its tokenizer.
   std::shared_ptr<const model::Tokenizer> tokenizer() const;
   std::string model_dir() const;
+  // The model the bank was created for (check_same_model() against a model to use with it).
+  ModelIdentity recorded_model() const;
   bool is_writer() const;
   BankCatalog& catalog() const;
 

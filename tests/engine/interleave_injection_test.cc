@@ -126,11 +126,18 @@ TEST(UntrustedText, InjectedDocumentsDoNotSteerTheLoopOrTheAnswer) {
   std::string generated;
   for (const auto& round : r.rounds) generated += round.model_text;
   // The model writes ids in round 1, not an answer: the loop must go on.
-  if (r.rounds[0].model_text.find(model::kAnswerMarker) == std::string::npos) EXPECT_GE(r.rounds.size(), 2u) << r.transcript;
+  if (r.rounds[0].model_text.find(model::kAnswerMarker) == std::string::npos) {
+    EXPECT_GE(r.rounds.size(), 2u) << r.transcript;
+  }
   // The answer comes from the model's own marker.
-  if (generated.find(model::kAnswerMarker) == std::string::npos) EXPECT_EQ(r.answer, "") << r.transcript;
-  else EXPECT_EQ(r.answer, model::extract_answer(generated));
-  if (generated.find("EVIL") == std::string::npos) EXPECT_EQ(r.answer.find("EVIL"), std::string::npos) << r.transcript;
+  if (generated.find(model::kAnswerMarker) == std::string::npos) {
+    EXPECT_EQ(r.answer, "") << r.transcript;
+  } else {
+    EXPECT_EQ(r.answer, model::extract_answer(generated));
+  }
+  if (generated.find("EVIL") == std::string::npos) {
+    EXPECT_EQ(r.answer.find("EVIL"), std::string::npos) << r.transcript;
+  }
   // "[3]" in the documents is no citation unless the model wrote it.
   const bool model_named_3 = std::any_of(r.rounds.begin(), r.rounds.end(), [](const engine::RoundTrace& t) {
     return std::count(t.generated_doc_ids.begin(), t.generated_doc_ids.end(), 3) > 0;
