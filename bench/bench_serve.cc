@@ -13,6 +13,12 @@
 //
 //   bench_serve [--quick] [--sizes 1m,10m] [--clients C] [--seconds S] [--model DIR]
 // Banks are cached in $MSA_BENCH_CACHE (default .cache/bench-banks).
+//
+//   bench_serve --soak MINUTES [--clients C]
+// Soak test (issue 16, bench/soak.cc): a fresh bank and C clients mixing
+// questions (plain and streamed) with writes (POST with Idempotency-Key, PUT
+// by external id, DELETE) and reads for MINUTES; reports RSS at start, after
+// warm-up and at the end, errors, and p50/p99 per operation.
 #include <fmt/format.h>
 #include <httplib.h>
 
@@ -40,6 +46,7 @@
 #include "model/model.h"
 #include "model/tokenizer.h"
 #include "server/server.h"
+#include "common/soak.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -49,6 +56,7 @@ namespace {
 
 struct Args {
   bool quick = false;
+  double soak_minutes = 0;
   std::vector<std::string> sizes;
   int clients = 4;
   double seconds = 20;
@@ -190,6 +198,7 @@ int main(int argc, char** argv) {
     else if (s == "--clients") a.clients = std::stoi(val());
     else if (s == "--seconds") a.seconds = std::stod(val());
     else if (s == "--model") a.model = val();
+    else if (s == "--soak") a.soak_minutes = std::stod(val());
     else { std::fprintf(stderr, "unknown option %s\n", s.c_str()); return 2; }
   }
   if (a.quick) {
@@ -204,6 +213,7 @@ int main(int argc, char** argv) {
   const fs::path model_dir = model::resolve_model_dir(a.model);
   auto m = model::Model::load(model_dir.string());
   auto tok = std::make_shared<model::Tokenizer>(model::Tokenizer::load((model_dir / "tokenizer.json").string()));
+  if (a.soak_minutes > 0) return bench::soak(m, tok, model_dir, a.soak_minutes, a.clients);
   const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
   std::printf("bench_serve: model %s, %d clients, %.0f s per run, %d cores\n", model_dir.c_str(), a.clients,
               a.seconds, cores);

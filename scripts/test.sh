@@ -7,6 +7,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/scripts/fetch_tokenizer.sh"
+"$ROOT/scripts/fetch_openai_client.sh"
 PY_ARGS=()
 if [ -n "${MSA_PYTHON:-}" ]; then PY_ARGS=(-DPython3_EXECUTABLE="$MSA_PYTHON"); fi
 if [ "${MSA_SANITIZE:-0}" = 1 ]; then

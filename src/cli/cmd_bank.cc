@@ -4,6 +4,7 @@
 // `list --json` / `stats --json` print one JSON document.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <numeric>
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
@@ -12,6 +13,7 @@
 #include "engine/bank_report.h"
 #include "memory/bank.h"
 #include "memory/bank_ingest.h"
+#include "memory/passages.h"
 #include "model/default_model.h"
 
 namespace msa::cli {
@@ -50,6 +52,7 @@ int bank_main(int argc, char** argv) {
   std::vector<std::string> namespaces;
   int64_t batch_docs = 256, offset = 0, limit = -1;
   bool as_json = false, quiet = false;
+  int64_t passage_tokens = -1;
 
   auto* create = app.add_subcommand("create", "create an empty bank for a model");
   create->add_option("bank", dir, "bank directory")->required();
@@ -57,17 +60,23 @@ int bank_main(int argc, char** argv) {
   create->add_option("--routing-dtype", rk_type, "routing keys on disk: bf16 | int8");
   create->add_option("--content-dtype", content_type, "content K/V on disk: bf16 | int8");
 
-  auto* add = app.add_subcommand("add", "add documents (JSONL or a directory of .txt/.md); prints their ids");
+  auto* add = app.add_subcommand(
+      "add", "add or update documents (JSONL or a directory of .txt/.md); prints each input's id(s), one line per input");
   add->add_option("bank", dir, "bank directory")->required();
   add->add_option("input", input, "docs.jsonl or a directory")->required();
   add->add_option("--namespace", ns, "namespace of documents that name none");
   add->add_option("--batch-docs", batch_docs, "documents per commit");
   add->add_option("--model,-m", model_dir, "model directory (default: the one the bank was created with)");
   add->add_flag("--quiet,-q", quiet, "no progress bar or summary");
+  add->add_option("--passage-tokens", passage_tokens,
+                  "split longer documents into passages of at most this many tokens; 0 = never split "
+                  "(default: the model's msa_passage_tokens, else 64)");
 
-  auto* del = app.add_subcommand("delete", "delete (tombstone) documents by id");
+  std::vector<std::string> external_ids;
+  auto* del = app.add_subcommand("delete", "delete (tombstone) documents by id, or sources by external id");
   del->add_option("bank", dir, "bank directory")->required();
-  del->add_option("ids", ids, "document ids")->required();
+  del->add_option("ids", ids, "document ids");
+  del->add_option("--external-id", external_ids, "a source's external id: all of its passages, one commit (repeatable)");
 
   auto* list = app.add_subcommand("list", "list live documents");
   list->add_option("bank", dir, "bank directory")->required();
@@ -101,22 +110,46 @@ int bank_main(int argc, char** argv) {
     BankOpenOptions o;
     o.writer = true;
     o.model_dir = model_dir;
-    auto items = read_ingest_input(input, ns);
+    std::vector<IngestSkip> skipped;
+    auto items = read_ingest_input(input, ns, &skipped);
+    for (const auto& s : skipped) std::fprintf(stderr, "msa bank add: skipped %s: %s\n", s.path.c_str(), s.reason.c_str());
+    MSA_CHECK(!items.empty(), "nothing to add from '{}'{}", input,
+              skipped.empty() ? "" : fmt::format(" ({} file(s) skipped, listed above)", skipped.size()));
     auto bank = Bank::open(dir, o);
     IngestOptions io;
     io.batch_docs = batch_docs;
     io.progress = !quiet && progress_wanted();
+    io.passage_tokens = passage_tokens >= 0 ? passage_tokens : msa::memory::default_passage_tokens(bank->model_dir());
     const auto r = ingest(*bank, items, io);
-    for (int64_t id : r.ids) std::printf("%lld\n", (long long)id);
+    for (const auto& ids : r.passage_ids) {
+      for (size_t k = 0; k < ids.size(); ++k) std::printf("%s%lld", k ? " " : "", (long long)ids[k]);
+      std::printf("\n");
+    }
     if (!quiet)
-      std::fprintf(stderr, "added %lld, updated %lld, already committed %lld; %lld tokens in %.2f s (%.0f tok/s)\n",
-                   (long long)r.added, (long long)r.updated, (long long)r.skipped, (long long)r.tokens, r.seconds,
-                   r.seconds > 0 ? double(r.tokens) / r.seconds : 0.0);
+      std::fprintf(stderr,
+                   "added %lld, updated %lld, already committed %lld (%lld passages in all); %lld tokens in %.2f s "
+                   "(%.0f tok/s)\n",
+                   (long long)r.added, (long long)r.updated, (long long)r.skipped,
+                   (long long)std::accumulate(r.passage_ids.begin(), r.passage_ids.end(), size_t(0),
+                                              [](size_t n, const auto& v) { return n + v.size(); }),
+                   (long long)r.tokens, r.seconds, r.seconds > 0 ? double(r.tokens) / r.seconds : 0.0);
     return 0;
   }
   if (del->parsed()) {
+    MSA_CHECK(!ids.empty() || !external_ids.empty(), "give document ids or --external-id");
     auto bank = Bank::open(dir, open_options(true));
+    const size_t by_id = ids.size();
+    size_t missing = 0;
+    for (const auto& e : external_ids) {
+      const auto docs = msa::memory::find_source(*bank, e);
+      if (docs.empty()) std::fprintf(stderr, "msa bank delete: no document has external id '%s'\n", e.c_str()), ++missing;
+      for (const auto& d : docs) ids.push_back(d.doc_id);
+    }
     const int64_t n = bank->remove(ids);
+    if (!external_ids.empty()) {
+      std::printf("deleted %lld document(s) (%zu by id, %zu source(s))\n", (long long)n, by_id, external_ids.size() - missing);
+      return missing == 0 && n == int64_t(ids.size()) ? 0 : 1;
+    }
     std::printf("deleted %lld of %zu\n", (long long)n, ids.size());
     return n == int64_t(ids.size()) ? 0 : 1;
   }

@@ -11,6 +11,7 @@
 #include "cli/command.h"
 #include "cli/product_common.h"
 #include "cli/product_sharded.h"
+#include "engine/answer_stream.h"
 #include "engine/bank_service.h"
 
 namespace {
@@ -36,19 +37,26 @@ int chat_loop(const msa::cli::Loaded& l, const msa::cli::ProductOptions& o, msa:
     // A fresh snapshot per question: documents added meanwhile are visible.
     auto snap = service.snapshot(o.namespaces.empty() ? std::vector<std::string>{"*"} : o.namespaces);
     msa::engine::InterleaveCallbacks cb;
+    msa::engine::AnswerStream answer;  // streams the answer alone, as msa serve does
     bool streamed = false;
     cb.on_round_start = [&](int round) {
       if (round > 0 && tty) std::fprintf(stderr, "  (retrieval round %d)\n", round + 1);
     };
-    cb.on_text = [&](const std::string& piece, bool answering) {
-      if (!answering) return;
+    auto print = [&](const std::string& s) {
+      if (s.empty()) return;
+      if (!streamed) std::fputs("answer: ", stdout);
       streamed = true;
-      std::fputs(piece.c_str(), stdout);
+      std::fputs(s.c_str(), stdout);
       std::fflush(stdout);
     };
+    cb.on_text = [&](const std::string& piece, bool answering) {
+      if (answering) print(answer.push(piece));
+    };
     auto r = msa::engine::answer_with_interleave(l.model, *l.tokenizer, *snap.view, snap.text, line, l.interleave, cb);
+    print(answer.finish(r.answer));
     if (streamed) std::printf("\n");
-    std::printf("answer: %s\n  sources:", r.answer.c_str());
+    else std::printf("no answer (stopped by %s)\n", r.stop_reason.c_str());
+    std::printf("  sources:");
     for (int64_t id : r.cited_doc_ids) std::printf(" [%lld]", (long long)id);
     std::printf("\n");
     last = std::move(r);

@@ -13,6 +13,7 @@
 #include "cli/product_common.h"
 #include "cli/product_sharded.h"
 #include "engine/bank_service.h"
+#include "memory/passages.h"
 #include "server/server.h"
 
 namespace {
@@ -43,6 +44,7 @@ void install_stop_handlers() {
 struct ServeSettings {
   std::string host = "127.0.0.1", keys_file;
   int port = 8080;
+  int64_t passage_tokens = -1;
   bool read_only = false;
   msa::server::ServerOptions so;
 };
@@ -83,15 +85,27 @@ int serve(int argc, char** argv) {
   ServeSettings st;
   msa::cli::ShardOptions shard_opts;
   auto& so = st.so;
-  app.add_option("--host", st.host, "address to listen on");
-  app.add_option("--port,-p", st.port, "port (0 = any free port)")->check(CLI::Range(0, 65535));
+  app.add_option("--host", st.host, "address to listen on (loopback only by default; 0.0.0.0 = every interface)")
+      ->capture_default_str();
+  app.add_option("--port,-p", st.port, "port (0 = any free port; a port in use is an error)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
   app.add_option("--api-keys", st.keys_file, "JSON file mapping API keys to namespaces (default: open access)");
   app.add_flag("--read-only", st.read_only, "no write API (does not take the bank's writer lock)");
-  app.add_option("--max-concurrent", so.max_concurrent_generations, "concurrent generations before 429")->check(CLI::Range(1, 1024));
-  app.add_option("--max-body-bytes", so.max_body_bytes, "largest request body (413 beyond)");
-  app.add_option("--max-question-tokens", so.max_question_tokens, "longest question (400 beyond)");
-  app.add_option("--max-tokens-limit", so.max_tokens_limit, "largest max_tokens a request may ask for");
-  app.add_option("--threads", so.http_threads, "HTTP worker threads")->check(CLI::Range(1, 1024));
+  app.add_option("--max-concurrent", so.max_concurrent_generations, "concurrent generations before 429")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  app.add_option("--max-body-bytes", so.max_body_bytes, "largest request body (413 beyond)")->capture_default_str();
+  app.add_option("--max-question-tokens", so.max_question_tokens, "longest question (400 beyond)")->capture_default_str();
+  app.add_option("--max-tokens-limit", so.max_tokens_limit, "largest max_tokens a request may ask for")
+      ->capture_default_str();
+  app.add_option("--threads", so.http_threads, "HTTP worker threads")->check(CLI::Range(1, 1024))->capture_default_str();
+  app.add_option("--cors", so.cors_origin,
+                 "allow browser clients from this origin (Access-Control-Allow-Origin; \"*\" = any); default: no CORS");
+  app.add_option("--model-name", so.model_name, "the model id clients send and /v1/models lists")->capture_default_str();
+  app.add_option("--passage-tokens", st.passage_tokens,
+                 "POSTed documents longer than this are stored as passages; 0 = never split "
+                 "(default: the model's msa_passage_tokens, else 64)");
   app.add_flag("--ops-require-key", so.ops_require_key,
                "/health and /metrics need a valid API key too (default: open, for probes and scrapers)");
   shard_opts.add_to(app);
@@ -104,7 +118,9 @@ int serve(int argc, char** argv) {
       return run_server(p.loaded, o, st, p.service, note);
     });
   auto l = msa::cli::load_product(o, /*writer=*/!st.read_only);
-  msa::engine::BankService service(l.bank);
+  st.so.passage_tokens =
+      st.passage_tokens >= 0 ? st.passage_tokens : msa::memory::default_passage_tokens(l.model->dir());
+  msa::engine::BankService service(l.bank, l.tokenizer, st.so.passage_tokens);
   return run_server(l, o, st, service, "");
 }
 

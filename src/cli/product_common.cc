@@ -13,9 +13,15 @@ void ProductOptions::add_to(CLI::App& app, bool bank_required) {
   app.add_option("--model,-m", model_dir, "model directory (default: the embedded tiny MSA model)");
   app.add_option("--namespace", namespaces, "namespace the question may read (repeatable; default: all)");
   app.add_option("--top-k,-k", top_k, "documents per routing layer (default: msa_config.doc_top_k or 16)");
-  app.add_option("--rounds", rounds, "cap on retrieval rounds (Memory Interleave)")->check(CLI::Range(1, 64));
-  app.add_option("--max-tokens,-n", max_tokens, "cap on generated tokens over all rounds")->check(CLI::Range(1, 65536));
-  app.add_option("--temperature", temperature, "0 = greedy (reference setting)")->check(CLI::Range(0.0, 2.0));
+  app.add_option("--rounds", rounds, "cap on retrieval rounds (Memory Interleave)")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_option("--max-tokens,-n", max_tokens, "cap on generated tokens over all rounds")
+      ->check(CLI::Range(1, 65536))
+      ->capture_default_str();
+  app.add_option("--temperature", temperature, "0 = greedy (reference setting)")
+      ->check(CLI::Range(0.0, 2.0))
+      ->capture_default_str();
   app.add_flag("--single-round", no_interleave, "retrieve once, then answer (no multi-hop)");
 }
 

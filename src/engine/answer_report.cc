@@ -46,10 +46,15 @@ nlohmann::json answer_to_json(const InterleaveResult& r, const DocumentInfoFn& i
     auto d = info(id);
     if (!d) continue;  // never reveal documents the caller cannot see
     auto it = best.find(id);
-    cites.push_back({{"doc_id", id},
-                     {"external_id", d->external_id},
-                     {"score", it == best.end() ? json(nullptr) : json(it->second)},
-                     {"snippet", snippet(d->text)}});
+    json c = {{"doc_id", id},
+              {"external_id", d->external_id},
+              {"score", it == best.end() ? json(nullptr) : json(it->second)},
+              {"snippet", snippet(d->text)}};
+    if (!d->metadata_json.empty()) {
+      const json m = json::parse(d->metadata_json, nullptr, false);
+      if (m.is_object() && m.contains("passage")) c["passage"] = m["passage"];
+    }
+    cites.push_back(std::move(c));
   }
   out["citations"] = cites;
   out["tokens"] = {{"prompt", r.prompt_tokens}, {"generated", r.generated_tokens}};

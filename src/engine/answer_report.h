@@ -15,6 +15,7 @@ namespace msa::engine {
 struct CitedDocumentInfo {
   std::string external_id;
   std::string text;
+  std::string metadata_json;  // its "passage" (provenance of a split source) is cited
 };
 // Information about a visible document (nullopt: unknown or not visible).
 using DocumentInfoFn = std::function<std::optional<CitedDocumentInfo>(int64_t doc)>;
@@ -30,7 +31,7 @@ StageTimings stage_timings(const InterleaveResult& r);
 std::string snippet(const std::string& text, size_t max_bytes = 160);
 
 // {"answer", "rounds":[{"generated_doc_ids", "selected":{"<layer>":[[doc,score],...]}}],
-//  "citations":[{"doc_id","external_id","score","snippet"}], "tokens":{"prompt","generated"},
+//  "citations":[{"doc_id","external_id","score","snippet","passage"?}], "tokens":{"prompt","generated"},
 //  "timings_ms":{"route","prefill","decode"}}
 nlohmann::json answer_to_json(const InterleaveResult& r, const DocumentInfoFn& info);
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "memory/passages.h"
+
 namespace msa::engine {
 
 bool all_namespaces(const std::vector<std::string>& ns) {
@@ -27,7 +29,7 @@ MemorySnapshot make_snapshot(std::shared_ptr<const memory::BankSnapshot> snap) {
   s.info = [snap](int64_t id) -> std::optional<CitedDocumentInfo> {
     auto d = snap->document(id);
     if (!d) return std::nullopt;
-    return CitedDocumentInfo{d->external_id, d->text};
+    return CitedDocumentInfo{d->external_id, d->text, d->metadata};
   };
   return s;
 }
@@ -38,8 +40,15 @@ MemorySnapshot BankService::snapshot(const std::vector<std::string>& ns) const {
 
 std::vector<DocumentRecord> BankService::add(const std::vector<NewDocumentRequest>& docs) {
   std::vector<memory::NewDocument> in;
-  for (const auto& d : docs) in.push_back({d.text, d.external_id, d.ns, d.metadata_json});
+  for (const auto& d : docs) {
+    memory::NewDocument nd{d.text, d.external_id, d.ns, d.metadata_json};
+    if (passage_tokens_ > 0)
+      for (auto& p : memory::source_passages(*tok_, nd, passage_tokens_)) in.push_back(std::move(p));
+    else
+      in.push_back(std::move(nd));
+  }
   const auto ids = bank_->add_documents(in);
+  bank_->merge_small_segments();
   std::vector<DocumentRecord> out;
   for (int64_t id : ids)
     if (auto d = bank_->document(id)) out.push_back(to_record(*d));
@@ -59,6 +68,7 @@ std::optional<DocumentRecord> BankService::update(int64_t id, const std::string&
   d.text = text;
   d.ns.clear();  // keep the document's namespace
   bank_->update(id, d);
+  bank_->merge_small_segments();
   return get(id, ns);
 }
 
@@ -74,6 +84,45 @@ std::vector<DocumentRecord> BankService::list(const std::vector<std::string>& ns
   std::vector<DocumentRecord> out;
   for (const auto& d : bank_->list(filter, offset, limit)) out.push_back(to_record(d));
   return out;
+}
+
+std::optional<DocumentRecord> BankService::update(int64_t id, const DocumentChange& c,
+                                                  const std::vector<std::string>& ns) {
+  if (!get(id, ns)) return std::nullopt;
+  memory::NewDocument d;
+  d.text = c.text;
+  d.ns = c.ns.value_or("");  // "" keeps the document's namespace
+  if (c.metadata_json) {
+    // Bank::write keeps the old metadata for "": "{}" clears it explicitly.
+    d.metadata = c.metadata_json->empty() ? "{}" : *c.metadata_json;
+  }
+  bank_->write({d}, {id});
+  bank_->merge_small_segments();
+  return get(id, {"*"});
+}
+
+std::vector<DocumentRecord> BankService::find_source(const std::string& external_id) const {
+  std::vector<DocumentRecord> out;
+  for (const auto& d : memory::find_source(*bank_, external_id)) out.push_back(to_record(d));
+  return out;
+}
+
+std::vector<DocumentRecord> BankService::put_source(const NewDocumentRequest& src, bool* created) {
+  MSA_CHECK(tok_, "put_source needs the tokenizer");
+  memory::NewDocument d{src.text, src.external_id, src.ns, src.metadata_json};
+  if (created) *created = memory::find_source(*bank_, src.external_id).empty();
+  std::vector<DocumentRecord> out;
+  const auto ids = memory::write_source(*bank_, *tok_, d, passage_tokens_);
+  bank_->merge_small_segments();
+  for (int64_t id : ids)
+    if (auto r = bank_->document(id)) out.push_back(to_record(*r));
+  return out;
+}
+
+int64_t BankService::remove_source(const std::string& external_id) {
+  std::vector<int64_t> ids;
+  for (const auto& d : memory::find_source(*bank_, external_id)) ids.push_back(d.doc_id);
+  return ids.empty() ? 0 : bank_->remove(ids);
 }
 
 MemoryStats BankService::stats() const {

@@ -79,7 +79,8 @@ InterleaveResult answer_with_interleave(std::shared_ptr<const model::Model> m,
     model::PromptText round_prompt;  // round_text with its trusted spans
     auto restate = [&](std::string_view lead_in) {
       model::PromptText block(lead_in);
-      block.append(model::restatement_prompt(question));
+      // Earlier chat turns (untrusted, like the question) come just before it.
+      block.append(model::restatement_prompt(opts.conversation + question));
       s.feed_block(block.encode(tok), opts.causal_restatement, &logits);
       round_text += block.text();
       round_prompt.append(block);

@@ -40,6 +40,9 @@ struct InterleaveOptions {
   bool interleave = true;             // false: one call only; an id list ends the call
   bool inject_text = true;            // false: ablation — inject "[id]. \n" without the text
   bool causal_restatement = true;     // false: the reference's non-causal block (§5.4)
+  // Earlier turns of a chat (docs/api.md "Multi-turn"), shown to the model in
+  // the restatement just before the question; routing uses the question alone.
+  std::string conversation;
 };
 
 struct RoundTrace {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "engine/answer_report.h"
 #include "engine/interleave.h"
 #include "memory/memory_view.h"
@@ -25,6 +26,19 @@ struct DocumentRecord {
 
 struct NewDocumentRequest {
   std::string text, external_id, ns = "default", metadata_json;
+};
+
+// A new version of one document (PUT): fields left unset keep their value.
+struct DocumentChange {
+  std::string text;
+  std::optional<std::string> metadata_json;  // replaces the metadata ("" clears it)
+  std::optional<std::string> ns;             // moves the document to this namespace
+};
+
+// A memory that cannot do an operation (a sharded bank: sources, moves); HTTP 501.
+class NotSupported : public Error {
+ public:
+  using Error::Error;
 };
 
 struct MemorySnapshot {
@@ -51,6 +65,18 @@ class MemoryService {
   virtual std::vector<DocumentRecord> list(const std::vector<std::string>& namespaces, int64_t offset,
                                            int64_t limit, int64_t* total) const = 0;
   virtual MemoryStats stats() const = 0;
+
+  // Sources (issue 16; docs/api.md): the passages written from one external id.
+  // New version of a visible document with metadata / namespace changes.
+  virtual std::optional<DocumentRecord> update(int64_t id, const DocumentChange& change,
+                                               const std::vector<std::string>& namespaces);
+  // Live documents of the source external id (S, or S#p0, S#p1, …), whatever their namespace.
+  virtual std::vector<DocumentRecord> find_source(const std::string& external_id) const;
+  // Create or new version of a source: its passages replace all of its documents in one commit.
+  // Empty ns / metadata keep the source's. `created`: no document of the source existed.
+  virtual std::vector<DocumentRecord> put_source(const NewDocumentRequest& source, bool* created);
+  // Removes every document of the source in one commit; returns how many.
+  virtual int64_t remove_source(const std::string& external_id);
 };
 
 }  // namespace msa::engine

@@ -348,6 +348,35 @@ std::vector<int64_t> Bank::add_documents(const std::vector<NewDocument>& docs, c
   return write_impl(docs, std::vector<int64_t>(docs.size(), -1), &ids, nullptr);
 }
 
+void Bank::load_encoder() const {
+  Impl& im = *impl_;
+  std::lock_guard<std::mutex> l(im.write_mu);  // write_impl loads them under this lock too
+  if (!im.model) {
+    const std::string& md = im.current()->manifest.model.model_dir;
+    MSA_CHECK(fs::exists(fs::path(md) / "config.json"),
+              "bank '{}' was created with model '{}', which is not there any more: pass the model explicitly", dir_, md);
+    auto mdl = model::Model::load(md);
+    check_same_model(im.current()->manifest.model, model_identity(*mdl), dir_);
+    im.model = mdl;
+  }
+  if (!im.tok) {
+    im.tok = im.opt.tokenizer;
+    if (!im.tok)
+      im.tok = std::make_shared<model::Tokenizer>(
+          model::Tokenizer::load((fs::path(im.model->dir()) / "tokenizer.json").string()));
+  }
+}
+
+std::shared_ptr<const model::Tokenizer> Bank::tokenizer() const {
+  load_encoder();
+  return impl_->tok;
+}
+
+std::string Bank::model_dir() const {
+  load_encoder();
+  return impl_->model->dir();
+}
+
 int64_t Bank::next_document_id() const { return impl_->current()->next_doc_id; }
 
 int64_t Bank::update(int64_t doc_id, const NewDocument& doc) {
@@ -368,6 +397,15 @@ std::vector<int64_t> Bank::write(const std::vector<NewDocument>& docs_in, const 
   return write_impl(docs_in, replaces, nullptr, tokens_out);
 }
 
+std::vector<int64_t> Bank::write(const std::vector<NewDocument>& docs_in, const std::vector<int64_t>& replaces,
+                                 const std::vector<int64_t>& removes, int64_t* tokens_out) {
+  if (docs_in.empty()) {
+    remove(removes);
+    return {};
+  }
+  return write_impl(docs_in, replaces, nullptr, tokens_out, nullptr, removes);
+}
+
 std::vector<int64_t> Bank::add_prepared(const std::vector<NewDocument>& docs,
                                         const std::vector<PreparedDocument>& prepared) {
   MSA_CHECK(prepared.size() == docs.size(), "add_prepared: {} documents but {} prepared inputs", docs.size(),
@@ -377,7 +415,8 @@ std::vector<int64_t> Bank::add_prepared(const std::vector<NewDocument>& docs,
 
 std::vector<int64_t> Bank::write_impl(const std::vector<NewDocument>& docs_in, const std::vector<int64_t>& replaces,
                                       const std::vector<int64_t>* new_ids, int64_t* tokens_out,
-                                      const std::vector<PreparedDocument>* prepared) {
+                                      const std::vector<PreparedDocument>* prepared,
+                                      const std::vector<int64_t>& removes) {
   Impl& im = *impl_;
   static const PreparedDocument kNothingPrepared;
   auto prep = [&](size_t i) -> const PreparedDocument& { return prepared ? (*prepared)[i] : kNothingPrepared; };
@@ -436,13 +475,30 @@ std::vector<int64_t> Bank::write_impl(const std::vector<NewDocument>& docs_in, c
       ids[i] = next_id++;
     }
     if (d.ns.empty()) d.ns = kDefaultNamespace;
-    if (!d.external_id.empty()) {
+    if (!d.external_id.empty() && !removes.empty()) {
+      // A removed document's external id may pass to a document of this batch.
+      MSA_CHECK(batch_ext.insert(d.external_id).second, "external id '{}' appears twice in one batch", d.external_id);
+      auto other = cat.find_external(d.external_id);
+      MSA_CHECK(!other || other->doc_id == ids[i] ||
+                    std::find(removes.begin(), removes.end(), other->doc_id) != removes.end(),
+                "external id '{}' is already used by document {} (update it instead)", d.external_id,
+                other ? other->doc_id : -1);
+    } else if (!d.external_id.empty()) {
       MSA_CHECK(batch_ext.insert(d.external_id).second, "external id '{}' appears twice in one batch", d.external_id);
       auto other = cat.find_external(d.external_id);
       MSA_CHECK(!other || other->doc_id == ids[i],
                 "external id '{}' is already used by document {} (update it instead)", d.external_id,
                 other ? other->doc_id : -1);
     }
+  }
+
+  std::vector<std::pair<int64_t, int64_t>> dead;  // removes: (id, live version)
+  for (int64_t id : removes) {
+    auto it = st->live->find(id);
+    MSA_CHECK(it != st->live->end(), "bank '{}': document {} does not exist or was deleted", dir_, id);
+    MSA_CHECK(!batch_replace.count(id), "document {} is both updated and removed in one batch", id);
+    batch_replace.insert(id);
+    dead.emplace_back(id, it->second.version);
   }
 
   // Encode only these documents (document-wise RoPE: nothing else changes).
@@ -506,6 +562,7 @@ std::vector<int64_t> Bank::write_impl(const std::vector<NewDocument>& docs_in, c
   swap_manifest(dir_, m);
   try {
     cat.transaction([&] {
+      for (auto& [id, version] : dead) cat.mark_dead(id, version, m.generation);
       for (size_t i = 0; i < docs.size(); ++i) {
         if (replaces[i] >= 0) cat.mark_dead(ids[i], versions[i] - 1, m.generation);
         CatalogDoc c;
@@ -538,6 +595,12 @@ std::vector<int64_t> Bank::write_impl(const std::vector<NewDocument>& docs_in, c
   ns->segments.push_back(seg);
   auto live = std::make_shared<LiveMap>(*st->live);
   std::set<const BankSegment*> touched;
+  for (auto& [id, version] : dead) {
+    const DocLoc old = live->at(id);
+    touched.insert(old.seg);
+    ns->live_per_ns[old.ns]--;
+    live->erase(id);
+  }
   for (size_t i = 0; i < docs.size(); ++i) {
     if (replaces[i] >= 0) {
       const DocLoc old = live->at(ids[i]);
@@ -589,6 +652,58 @@ int64_t Bank::remove(const std::vector<int64_t>& ids) {
   ns->live = live;
   im.publish(ns);
   return int64_t(dead.size());
+}
+
+int64_t Bank::merge_small_segments(size_t min_segments, uint64_t small_chunks) {
+  Impl& im = *impl_;
+  MSA_CHECK(im.lock, "bank '{}' is open read-only", dir_);
+  std::lock_guard<std::mutex> wl(im.write_mu);
+  const auto st = im.current();
+  const Manifest& old = st->manifest;
+  MSA_CHECK(old.segments.size() == st->segments.size(), "bank '{}': manifest and state disagree on segments", dir_);
+  // The run of small segments at the end: every write appends one, so that is where they gather.
+  size_t b = old.segments.size();
+  while (b > 0 && old.segments[b - 1].chunks < small_chunks) --b;
+  const size_t n = old.segments.size() - b;
+  if (n < std::max<size_t>(min_segments, 2)) return 0;
+  Manifest m = old;
+  m.segments.resize(b);
+  m.generation += 1;
+  std::vector<const BankSegment*> segs;
+  std::vector<uint32_t> locals;
+  for (size_t k = b; k < st->segments.size(); ++k) {
+    const auto& sg = st->segments[k];
+    for (uint64_t i = 0; i < sg->parsed.info.num_docs; ++i) {
+      auto it = st->live->find(sg->docs[i].doc_id);
+      if (it == st->live->end() || it->second.seg != sg.get() || it->second.local != i) continue;
+      segs.push_back(sg.get());
+      locals.push_back(uint32_t(i));
+    }
+  }
+  fs::path written;
+  if (!segs.empty()) {
+    const uint64_t id = m.next_segment_id++;
+    int64_t c = 0, t = 0;
+    const auto bytes = build_compacted_segment(id, m, segs, locals, &c, &t);
+    const std::string file = segment_file_name(id);
+    written = fs::path(dir_) / kSegments / file;
+    bankfmt::write_file_durably(written.string(), bytes);
+    m.segments.push_back({id, file, bytes.size(), segs.size(), uint64_t(c), uint64_t(t)});
+  }
+  swap_manifest(dir_, m);
+  try {
+    // Dead versions keep their catalog rows (compact() purges them); only live ones need a segment.
+    im.catalog->transaction([&] { im.catalog->set_meta("manifest_generation", std::to_string(m.generation)); });
+  } catch (...) {
+    restore_manifest(dir_);
+    if (!written.empty()) fs::remove(written);
+    throw;
+  }
+  for (size_t k = b; k < st->segments.size(); ++k) fs::remove(st->segments[k]->path);
+  LoadOptions lo = im.load_options(false);
+  lo.index_opt = st->index_opt;
+  im.publish(load_state(dir_, im.catalog, lo));
+  return int64_t(n);
 }
 
 void Bank::compact() {

@@ -168,10 +168,21 @@ class Bank {
   // tokens (optional): receives the number of tokens encoded.
   std::vector<int64_t> write(const std::vector<NewDocument>& docs, const std::vector<int64_t>& replaces,
                              int64_t* tokens = nullptr);
+  // The same, tombstoning the live documents `removes` in the same commit (a
+  // source whose new version has fewer passages). Empty docs: remove() alone.
+  std::vector<int64_t> write(const std::vector<NewDocument>& docs, const std::vector<int64_t>& replaces,
+                             const std::vector<int64_t>& removes, int64_t* tokens = nullptr);
   // Tombstones live documents; returns how many were live. Routing excludes them at once.
   int64_t remove(const std::vector<int64_t>& ids);
   // Rewrites all segments without tombstoned chunks and drops dead catalog rows.
   void compact();
+  // Merges the run of small segments (< small_chunks chunks each) at the end
+  // of the bank into one when it has at least min_segments of them: every
+  // commit adds a segment, and a server taking many small writes would
+  // otherwise map (and route over) thousands of tiny ones. Cost: rewriting
+  // those small segments only. Same commit protocol as compact(); dead
+  // versions keep their catalog rows. Returns how many segments were merged.
+  int64_t merge_small_segments(size_t min_segments = 16, uint64_t small_chunks = 4096);
 
   std::vector<DocumentInfo> list(const std::vector<std::string>& namespaces = {}, int64_t offset = 0,
                                  int64_t limit = -1) const;
@@ -186,6 +197,9 @@ class Bank {
   std::shared_ptr<const BankSnapshot> snapshot_all() const;
 
   const std::string& dir() const { return dir_; }
+  // The model the bank encodes with (loaded on first use) and its tokenizer.
+  std::shared_ptr<const model::Tokenizer> tokenizer() const;
+  std::string model_dir() const;
   // The model the bank was created for (check_same_model() against a model to use with it).
   ModelIdentity recorded_model() const;
   bool is_writer() const;
@@ -193,9 +207,11 @@ class Bank {
 
  private:
   Bank() = default;
+  void load_encoder() const;
   std::vector<int64_t> write_impl(const std::vector<NewDocument>& docs, const std::vector<int64_t>& replaces,
                                   const std::vector<int64_t>* new_ids, int64_t* tokens,
-                                  const std::vector<PreparedDocument>* prepared = nullptr);
+                                  const std::vector<PreparedDocument>* prepared = nullptr,
+                                  const std::vector<int64_t>& removes = {});
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::string dir_;

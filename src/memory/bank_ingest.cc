@@ -14,6 +14,8 @@
 
 #include "core/error.h"
 #include "core/timer.h"
+#include "memory/passages.h"
+#include "model/tokenizer.h"
 
 namespace msa::memory {
 
@@ -55,7 +57,7 @@ std::vector<IngestItem> read_jsonl(const std::string& path, const std::string& d
   return items;
 }
 
-std::vector<IngestItem> read_dir(const std::string& dir, const std::string& default_ns) {
+std::vector<IngestItem> read_dir(const std::string& dir, const std::string& default_ns, std::vector<IngestSkip>* skipped) {
   std::vector<fs::path> files;
   for (auto& e : fs::recursive_directory_iterator(dir))
     if (e.is_regular_file() && (e.path().extension() == ".txt" || e.path().extension() == ".md"))
@@ -64,12 +66,18 @@ std::vector<IngestItem> read_dir(const std::string& dir, const std::string& defa
   std::vector<IngestItem> items;
   for (auto& p : files) {
     std::ifstream f(p, std::ios::binary);
-    MSA_CHECK(f.good(), "cannot read '{}'", p.string());
     std::stringstream ss;
-    ss << f.rdbuf();
+    if (f.good()) ss << f.rdbuf();
+    if (!f.good() && !f.eof()) {
+      if (skipped) skipped->push_back({p.string(), "cannot be read"});
+      continue;
+    }
     IngestItem it;
     it.doc.text = ss.str();
-    if (it.doc.text.find_first_not_of(" \t\r\n") == std::string::npos) continue;  // empty files carry nothing
+    if (it.doc.text.find_first_not_of(" \t\r\n") == std::string::npos) {
+      if (skipped) skipped->push_back({p.string(), it.doc.text.empty() ? "empty" : "whitespace only"});
+      continue;
+    }
     it.doc.external_id = fs::relative(p, dir).generic_string();
     it.doc.ns = default_ns;
     it.doc.metadata = nlohmann::json{{"path", it.doc.external_id}}.dump();
@@ -94,9 +102,10 @@ bool progress_wanted() {
   return ::isatty(2) && !(ci && *ci);
 }
 
-std::vector<IngestItem> read_ingest_input(const std::string& path, const std::string& default_ns) {
+std::vector<IngestItem> read_ingest_input(const std::string& path, const std::string& default_ns,
+                                          std::vector<IngestSkip>* skipped) {
   MSA_CHECK(fs::exists(path), "'{}' does not exist", path);
-  return fs::is_directory(path) ? read_dir(path, default_ns) : read_jsonl(path, default_ns);
+  return fs::is_directory(path) ? read_dir(path, default_ns, skipped) : read_jsonl(path, default_ns);
 }
 
 IngestResult ingest(Bank& bank, const std::vector<IngestItem>& items, const IngestOptions& o) {
@@ -104,34 +113,53 @@ IngestResult ingest(Bank& bank, const std::vector<IngestItem>& items, const Inge
   Timer timer;
   IngestResult r;
   r.ids.assign(items.size(), -1);
-  // Plan: what is already committed (resume), what updates, what is new.
-  std::vector<int64_t> replaces(items.size(), -1);
-  std::vector<bool> todo(items.size(), true);
+  r.passage_ids.assign(items.size(), {});
+  std::shared_ptr<const model::Tokenizer> tok;
+  if (o.passage_tokens > 0) tok = bank.tokenizer();
+  // Plan per input item (a source): its documents (passages), what each
+  // replaces, what is surplus; or nothing when already committed (resume).
+  struct Unit {
+    std::vector<NewDocument> docs;
+    std::vector<int64_t> replaces, removes;
+    std::vector<int64_t> kept;  // per doc: id already committed, or -1
+  };
+  std::vector<Unit> units(items.size());
+  std::vector<bool> todo(items.size(), false);
   std::map<std::string, size_t> ext_seen;
   std::unordered_map<uint64_t, size_t> hash_seen;  // occurrences so far
   std::unordered_map<uint64_t, std::vector<int64_t>> hash_ids;
   for (size_t i = 0; i < items.size(); ++i) {
-    const NewDocument& d = items[i].doc;
-    const uint64_t h = document_content_hash(d.ns, d.text);
-    if (!d.external_id.empty()) {
-      auto [it, fresh] = ext_seen.emplace(d.external_id, i);
-      MSA_CHECK(fresh, "{}: external id '{}' already appears at {}", items[i].source, d.external_id,
+    const NewDocument& src = items[i].doc;
+    Unit& u = units[i];
+    u.docs = tok ? source_passages(*tok, src, o.passage_tokens) : std::vector<NewDocument>{src};
+    u.replaces.assign(u.docs.size(), -1);
+    u.kept.assign(u.docs.size(), -1);
+    if (!src.external_id.empty()) {
+      auto [it, fresh] = ext_seen.emplace(src.external_id, i);
+      MSA_CHECK(fresh, "{}: external id '{}' already appears at {}", items[i].source, src.external_id,
                 items[it->second].source);
-      if (auto ex = bank.catalog().find_external(d.external_id)) {
-        if (ex->content_hash == h) {
-          r.ids[i] = ex->doc_id;
-          todo[i] = false;
-        } else {
-          replaces[i] = ex->doc_id;
-        }
+      const auto old = find_source(bank, src.external_id);
+      bool same = old.size() == u.docs.size();
+      for (size_t k = 0; same && k < old.size(); ++k)
+        same = old[k].content_hash == document_content_hash(u.docs[k].ns, u.docs[k].text) &&
+               old[k].external_id == u.docs[k].external_id;
+      if (same && !old.empty()) {
+        for (size_t k = 0; k < old.size(); ++k) u.kept[k] = old[k].doc_id;
+        continue;
       }
+      for (size_t k = 0; k < old.size(); ++k) {
+        if (k < u.docs.size()) u.replaces[k] = old[k].doc_id;
+        else u.removes.push_back(old[k].doc_id);
+      }
+      todo[i] = true;
     } else {
-      const size_t k = hash_seen[h]++;
-      auto hit = hash_ids.find(h);
-      if (hit == hash_ids.end()) hit = hash_ids.emplace(h, bank.catalog().ids_with_hash_without_external(h)).first;
-      if (k < hit->second.size()) {
-        r.ids[i] = hit->second[k];
-        todo[i] = false;
+      for (size_t k = 0; k < u.docs.size(); ++k) {
+        const uint64_t h = document_content_hash(u.docs[k].ns, u.docs[k].text);
+        const size_t n = hash_seen[h]++;
+        auto hit = hash_ids.find(h);
+        if (hit == hash_ids.end()) hit = hash_ids.emplace(h, bank.catalog().ids_with_hash_without_external(h)).first;
+        if (n < hit->second.size()) u.kept[k] = hit->second[n];
+        else todo[i] = true;
       }
     }
   }
@@ -143,6 +171,8 @@ IngestResult ingest(Bank& bank, const std::vector<IngestItem>& items, const Inge
       total_bytes += items[i].doc.text.size();
     } else {
       ++r.skipped;
+      r.passage_ids[i] = units[i].kept;
+      r.ids[i] = units[i].kept.empty() ? -1 : units[i].kept[0];
     }
   uint64_t done_bytes = 0;
   auto draw = [&](size_t done, bool final) {
@@ -157,23 +187,44 @@ IngestResult ingest(Bank& bank, const std::vector<IngestItem>& items, const Inge
     if (final) std::fprintf(stderr, "\n");
   };
   draw(0, work.empty());
-  for (size_t b = 0; b < work.size(); b += size_t(o.batch_docs)) {
-    const size_t e = std::min(work.size(), b + size_t(o.batch_docs));
+  for (size_t b = 0; b < work.size();) {
+    // Whole sources, up to batch_docs documents (at least one source).
     std::vector<NewDocument> docs;
-    std::vector<int64_t> rep;
-    for (size_t j = b; j < e; ++j) {
-      docs.push_back(items[work[j]].doc);
-      rep.push_back(replaces[work[j]]);
-      done_bytes += items[work[j]].doc.text.size();
+    std::vector<int64_t> rep, rem;
+    size_t e = b;
+    while (e < work.size() && (e == b || docs.size() + units[work[e]].docs.size() <= size_t(o.batch_docs))) {
+      const Unit& u = units[work[e]];
+      for (size_t k = 0; k < u.docs.size(); ++k)
+        if (u.kept[k] < 0 || !items[work[e]].doc.external_id.empty()) {
+          docs.push_back(u.docs[k]);
+          rep.push_back(u.replaces[k]);
+        }
+      rem.insert(rem.end(), u.removes.begin(), u.removes.end());
+      done_bytes += items[work[e]].doc.text.size();
+      ++e;
     }
     int64_t tokens = 0;
-    const auto ids = bank.write(docs, rep, &tokens);
+    const auto ids = bank.write(docs, rep, rem, &tokens);
     r.tokens += tokens;
+    size_t at = 0;
     for (size_t j = b; j < e; ++j) {
-      r.ids[work[j]] = ids[j - b];
-      (replaces[work[j]] >= 0 ? r.updated : r.added)++;
+      const size_t i = work[j];
+      const Unit& u = units[i];
+      bool updated = false;
+      for (size_t k = 0; k < u.docs.size(); ++k) {
+        if (u.kept[k] < 0 || !items[i].doc.external_id.empty()) {
+          updated |= u.replaces[k] >= 0;
+          r.passage_ids[i].push_back(ids[at++]);
+        } else {
+          r.passage_ids[i].push_back(u.kept[k]);
+        }
+      }
+      updated |= !u.removes.empty();
+      r.ids[i] = r.passage_ids[i].empty() ? -1 : r.passage_ids[i][0];
+      (updated ? r.updated : r.added)++;
     }
     draw(e, e == work.size());
+    b = e;
   }
   r.seconds = timer.seconds();
   return r;

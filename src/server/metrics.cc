@@ -49,6 +49,9 @@ std::string Metrics::endpoint_label(const std::string& method, const std::string
   };
   if (one_segment_after(doc)) route = "/v1/memory/documents/{id}";
   if (one_segment_after(model)) route = "/v1/models/{id}";
+  constexpr std::string_view by_eid = "/v1/memory/documents/by-external-id/";
+  if (path.size() > by_eid.size() && path.compare(0, by_eid.size(), by_eid) == 0)
+    route = "/v1/memory/documents/by-external-id/{eid}";
   return m + " " + route;
 }
 

@@ -1,9 +1,13 @@
 // `msa serve`: an HTTP server over one model and one memory (docs/api.md).
 //   POST /v1/chat/completions          OpenAI-compatible, grounded in the memory
 //                                      (stream: true → SSE); citations in "msa".
-//   POST/GET /v1/memory/documents      add / list (paged)
+//   GET /v1/models, /v1/models/{id}    the loaded model, its limits, memory stats
+//   POST/GET /v1/memory/documents      add (409 on a taken external id;
+//                                      Idempotency-Key) / list (paged)
 //   GET/PUT/DELETE /v1/memory/documents/{id}
+//   GET/PUT/DELETE /v1/memory/documents/by-external-id/{eid}   (PUT = upsert)
 //   GET /health, GET /metrics          liveness; Prometheus text
+// Errors have OpenAI's shape {"error": {"message", "type", "param", "code"}}.
 // API keys map to namespaces; every read and write is limited to the key's
 // namespaces (routing never sees other documents). Limits on body size,
 // question tokens, generated tokens and concurrent generations give clear 4xx
@@ -21,6 +25,7 @@
 #include "model/model.h"
 #include "model/tokenizer.h"
 #include "server/api_keys.h"
+#include "server/idempotency.h"
 #include "server/metrics.h"
 
 namespace httplib {
@@ -37,6 +42,8 @@ struct ServerOptions {
   int64_t default_max_tokens = 256;
   int max_concurrent_generations = 4;  // more → 429
   int http_threads = 32;
+  std::string cors_origin;     // "" = no CORS headers; else Access-Control-Allow-Origin (may be "*")
+  int64_t passage_tokens = 0;  // reported in /v1/models (the memory splits; BankService)
   // /health and /metrics answer without a key by default (probes and scrapers
   // on a private network; they reveal counts and latencies, no text). true:
   // they need a valid API key like every other endpoint (msa serve --ops-require-key).
@@ -57,13 +64,18 @@ class Server {
 
  private:
   void routes();
+  void chat_routes();
+  void memory_routes();
   std::shared_ptr<const model::Model> m_;
   std::shared_ptr<const model::Tokenizer> tok_;
   engine::MemoryService& memory_;
   ApiKeys keys_;
   ServerOptions opts_;
   Metrics metrics_;
+  IdempotencyStore idempotency_;
+  int64_t created_ = 0;  // start time, the model's "created"
   std::atomic<int> generating_{0};
+  std::atomic<bool> serving_{false}, stop_requested_{false};  // stop() before serve() is listening
   std::unique_ptr<httplib::Server> http_;
 };
 

@@ -112,13 +112,13 @@ TEST_F(MemoryParallel, SplitWritesManifestAndPartitionsById) {
 TEST_F(MemoryParallel, AskIdenticalToSingleProcess) {
   for (const std::string& ns : {std::string(""), std::string("--namespace team-a")}) {
     const auto one = run(std::string(MSA_BINARY) + ask_args(ns + " --bank " + q(bank_)));
-    ASSERT_EQ(one.rc, 0) << last_stderr();
+    ASSERT_TRUE(one.rc == 0 || one.rc == 3) << last_stderr();  // 3: no answer (docs/usage.md)
     const json want = without_timings(one.out);
     ASSERT_TRUE(want.is_object()) << one.out;
     ASSERT_FALSE(want["rounds"].empty());
     for (int n : {2, 3}) {
       const auto r = run(mpirun(n) + ask_args(ns + " --bank " + q(root_ / ("s" + std::to_string(n)))));
-      ASSERT_EQ(r.rc, 0) << "np " << n << ": " << last_stderr();
+      ASSERT_EQ(r.rc, one.rc) << "np " << n << ": " << last_stderr();
       EXPECT_EQ(without_timings(r.out).dump(1), want.dump(1)) << "np " << n << " " << ns;
       // Only rank 0 prints: exactly one line of JSON.
       EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
@@ -129,9 +129,9 @@ TEST_F(MemoryParallel, AskIdenticalToSingleProcess) {
 TEST_F(MemoryParallel, SingleProcessOverShardedBankAlsoIdentical) {
   // Without mpirun, one process opens every shard (no MPI at all).
   const auto one = run(std::string(MSA_BINARY) + ask_args(" --bank " + q(bank_)));
-  ASSERT_EQ(one.rc, 0) << last_stderr();
+  ASSERT_TRUE(one.rc == 0 || one.rc == 3) << last_stderr();  // 3: no answer (docs/usage.md)
   const auto r = run(std::string(MSA_BINARY) + ask_args(" --bank " + q(root_ / "s3")));
-  ASSERT_EQ(r.rc, 0) << last_stderr();
+  ASSERT_EQ(r.rc, one.rc) << last_stderr();
   EXPECT_EQ(without_timings(r.out).dump(1), without_timings(one.out).dump(1));
 }
 
@@ -146,7 +146,7 @@ TEST_F(MemoryParallel, MergeIsTheInverseOfSplit) {
   EXPECT_EQ(b.out, a.out);
   const auto one = run(msa + ask_args(" --bank " + q(bank_)));
   const auto two = run(msa + ask_args(" --bank " + q(merged)));
-  ASSERT_EQ(two.rc, 0) << last_stderr();
+  ASSERT_EQ(two.rc, one.rc) << last_stderr();
   EXPECT_EQ(without_timings(two.out).dump(1), without_timings(one.out).dump(1));
 }
 
@@ -176,7 +176,7 @@ TEST_F(MemoryParallel, DamagedShardIsAClearErrorOrADegradedAnswer) {
   EXPECT_NE(err.find("--allow-missing-shards"), std::string::npos) << err;
 
   r = run(mpirun(2) + ask_args(" --mpi-timeout 30 --allow-missing-shards --bank " + q(s)));
-  ASSERT_EQ(r.rc, 0) << last_stderr();
+  ASSERT_TRUE(r.rc == 0 || r.rc == 3) << last_stderr();  // 3: no answer (docs/usage.md)
   const json j = json::parse(r.out, nullptr, false);
   ASSERT_TRUE(j.is_object()) << r.out;
   ASSERT_TRUE(j.contains("missing_shards"));
@@ -209,14 +209,14 @@ TEST_F(MemoryParallel, EmbeddedModel) {
   ASSERT_EQ(run(msa + " bank split " + q(b) + " --shards 2 --out " + q(s)).rc, 0) << last_stderr();
   const std::string args = " ask --json --top-k 3 --rounds 2 --max-tokens 32 'Where is the copper stone?'";
   const auto one = run(msa + args + " --bank " + q(b));
-  ASSERT_EQ(one.rc, 0) << last_stderr();
+  ASSERT_TRUE(one.rc == 0 || one.rc == 3) << last_stderr();  // 3: no answer (docs/usage.md)
   for (int n : {2, 3}) {
     if (n == 3) {
       fs::remove_all(s);
       ASSERT_EQ(run(msa + " bank split " + q(b) + " --shards 3 --out " + q(s)).rc, 0) << last_stderr();
     }
     const auto r = run(mpirun(n) + args + " --bank " + q(s));
-    ASSERT_EQ(r.rc, 0) << last_stderr();
+    ASSERT_EQ(r.rc, one.rc) << last_stderr();
     EXPECT_EQ(without_timings(r.out).dump(1), without_timings(one.out).dump(1)) << "np " << n;
   }
 }

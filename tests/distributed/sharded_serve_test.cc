@@ -224,12 +224,18 @@ void compare_servers(Http one, Http many, int np, const fs::path& shards) {
   ASSERT_EQ(added.first, 201);
   EXPECT_EQ(added.second["data"][0]["id"], 14);
   EXPECT_EQ(added.second["data"][1]["id"], 15);
-  EXPECT_EQ(same("POST", "/v1/memory/documents", "kall", json{{"documents", {{{"text", "again"}, {"id", "new-a"}}}}}).first,
-            400)
-      << "external ids are unique across shards";
-  EXPECT_EQ(same("POST", "/v1/memory/documents", "kall", json{{"documents", {{{"text", "x"}, {"id", "doc-4"}}}}}).first,
-            400)
-      << "doc-4 lives on another shard than the next id";
+  // A taken external id: the single process answers 409 with the existing id
+  // (docs/api.md); a sharded bank has no external-id lookup on rank 0, so the
+  // owning shard refuses the write (400). Neither writes anything.
+  for (const auto& [eid, existing] : std::vector<std::pair<std::string, int64_t>>{{"new-a", 14}, {"doc-4", 4}}) {
+    const json dup = {{"documents", {{{"text", "again"}, {"id", eid}}}}};
+    const auto a = one.call("POST", "/v1/memory/documents", "kall", dup);
+    const auto b = many.call("POST", "/v1/memory/documents", "kall", dup);
+    EXPECT_EQ(a.first, 409) << a.second.dump();
+    EXPECT_TRUE(a.second["error"]["existing_id"].is_number_integer()) << a.second.dump();
+    if (eid == "new-a") EXPECT_EQ(a.second["error"]["existing_id"], existing);
+    EXPECT_EQ(b.first, 400) << "external ids are unique across shards: " << b.second.dump();
+  }
   same_chats("after adds");
   // Namespace isolation: a team-a key neither sees nor deletes public documents, on any shard.
   for (int64_t id : {1, 2, 4, 5, 15}) EXPECT_EQ(same("DELETE", "/v1/memory/documents/" + std::to_string(id), "ka").first, 404);
@@ -313,7 +319,7 @@ TEST_F(ShardedServe, ChatSameAsSingleProcess) {
     return t;
   };
   const std::string one = strip(sh_out(std::string(MSA_BINARY) + args + " --bank " + q(b) + in));
-  ASSERT_NE(one.find("answer:"), std::string::npos) << one;
+  ASSERT_TRUE(one.find("answer:") != std::string::npos || one.find("no answer") != std::string::npos) << one;
   ASSERT_NE(one.find("layer "), std::string::npos) << one;
   for (int np : {2, 3}) EXPECT_EQ(strip(sh_out(mpirun(np) + args + " --bank " + q(s) + in)), one) << "np " << np;
 }

@@ -33,8 +33,9 @@ pid_t spawn_add(const std::string& bank, const std::string& jsonl) {
     ::dup2(null, 1);
     ::dup2(null, 2);
     const std::string batch = std::to_string(kBatch);
+    // Whole documents (no passages): item i must become document i.
     ::execl(MSA_BINARY, MSA_BINARY, "bank", "add", bank.c_str(), jsonl.c_str(), "--batch-docs", batch.c_str(),
-            "--quiet", (char*)nullptr);
+            "--passage-tokens", "0", "--quiet", (char*)nullptr);
     ::_exit(127);
   }
   return pid;

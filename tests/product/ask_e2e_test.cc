@@ -12,7 +12,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <string>
+
+#include <sys/wait.h>
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -73,9 +76,15 @@ class AskEndToEnd : public ::testing::Test {
     const int rc = run(std::string(MSA_BINARY) + " ask --bank " + bank.string() + " --model " + model_.string() +
                            " --json " + extra + " " + shell_quote(q),
                        &out);
-    EXPECT_EQ(rc, 0) << out;
-    json j = json::parse(out, nullptr, false);
+    // Exit 0 with an answer, 3 without (docs/usage.md); stderr (merged) says "no answer".
+    const size_t brace = out.find('{');
+    const size_t eol = brace == std::string::npos ? std::string::npos : out.find('\n', brace);
+    json j = json::parse(brace == std::string::npos ? out : out.substr(brace, eol == std::string::npos ? std::string::npos : eol - brace),
+                         nullptr, false);
     EXPECT_FALSE(j.is_discarded()) << out;
+    if (j.is_discarded()) return j;
+    EXPECT_EQ(rc == 0 ? 0 : WEXITSTATUS(rc), j["answer"].get<std::string>().empty() ? 3 : 0) << out;
+    EXPECT_EQ(j["answered"], !j["answer"].get<std::string>().empty());
     return j;
   }
 
@@ -152,6 +161,81 @@ TEST_F(AskEndToEnd, TwoHopsRetrieveTheFirstHopAndAnswer) {
   // Two hops need the second round: the answer is the check that it happened.
   EXPECT_GE(correct, kMinHop2Correct) << "of " << questions << " bundled two-hop questions";
   std::printf("embedded model: %d/%d two-hop questions answered\n", correct, questions);
+}
+
+TEST_F(AskEndToEnd, ExitStatusSaysNoAnswerAndEmptyQuestionsAreRefused) {
+  const fs::path bank = make_bank("niah-1");
+  const auto qs = read_jsonl(fs::path(MSA_SOURCE_DIR) / "data" / "demo" / "niah-1" / "questions.jsonl");
+  const std::string base = std::string(MSA_BINARY) + " ask --bank " + bank.string() + " --model " + model_.string();
+  std::string out;
+  // One generated token cannot hold an answer: no answer, exit 3, said so.
+  int rc = run(base + " --max-tokens 1 " + shell_quote(qs[0]["question"]), &out);
+  EXPECT_EQ(WEXITSTATUS(rc), 3) << out;
+  EXPECT_NE(out.find("no answer"), std::string::npos) << out;
+  rc = run(base + " --json --max-tokens 1 " + shell_quote(qs[0]["question"]), &out);
+  EXPECT_EQ(WEXITSTATUS(rc), 3) << out;
+  // An empty question is an error (exit 1), as over HTTP.
+  for (const std::string q : {"", "   "}) {
+    rc = run(base + " " + shell_quote(q), &out);
+    EXPECT_EQ(WEXITSTATUS(rc), 1) << out;
+    EXPECT_NE(out.find("empty"), std::string::npos) << out;
+  }
+  fs::remove_all(bank);
+}
+
+// msa bank add over a directory of real files: long files become passages
+// (one output line per file with all its ids), files that carry nothing are
+// reported one by one, nothing to add is an error; delete by external id
+// removes every passage.
+TEST_F(AskEndToEnd, BankAddSplitsLongFilesAndReportsEmptyOnes) {
+  const fs::path root = fs::temp_directory_path() / ("msa_bank_add_files_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root / "empty-only");
+  fs::create_directories(root / "docs");
+  std::ofstream(root / "empty-only" / "a.md") << "";
+  std::ofstream(root / "empty-only" / "b.txt") << "\n \n";
+  std::string long_text;
+  for (int i = 0; i < 30; ++i) long_text += "the magic number for item " + std::to_string(i) + " is " + std::to_string(7000 + i) + ". ";
+  std::ofstream(root / "docs" / "long.md") << long_text;
+  std::ofstream(root / "docs" / "short.txt") << "a short note.";
+  std::ofstream(root / "docs" / "empty.md") << "";
+  const std::string bank = (root / "bank").string();
+  const std::string msa = MSA_BINARY;
+  std::string out;
+  ASSERT_EQ(run(msa + " bank create " + bank, &out), 0) << out;
+  int rc = run(msa + " bank add -q " + bank + " " + (root / "empty-only").string(), &out);
+  EXPECT_EQ(WEXITSTATUS(rc), 1) << out;
+  EXPECT_NE(out.find("skipped " + (root / "empty-only" / "a.md").string() + ": empty"), std::string::npos) << out;
+  EXPECT_NE(out.find("b.txt: whitespace only"), std::string::npos) << out;
+  EXPECT_NE(out.find("nothing to add"), std::string::npos) << out;
+  rc = run(msa + " bank add -q " + bank + " " + (root / "docs").string(), &out);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("empty.md: empty"), std::string::npos) << out;
+  // Lines: the skip report, then one line per file in path order: long.md (several ids), short.txt (one).
+  std::vector<std::vector<int64_t>> lines;
+  std::istringstream is(out);
+  for (std::string line; std::getline(is, line);) {
+    if (line.empty() || !std::isdigit(static_cast<unsigned char>(line[0]))) continue;
+    std::istringstream ls(line);
+    lines.emplace_back();
+    for (int64_t id; ls >> id;) lines.back().push_back(id);
+  }
+  ASSERT_EQ(lines.size(), 2u) << out;
+  EXPECT_GT(lines[0].size(), 1u) << out;
+  EXPECT_EQ(lines[1].size(), 1u) << out;
+  ASSERT_EQ(run(msa + " bank list --json " + bank, &out), 0);
+  const json list = json::parse(out);
+  EXPECT_EQ(list.size(), lines[0].size() + 1);
+  for (const auto& d : list)
+    if (d["external_id"].get<std::string>().rfind("long.md#p", 0) == 0) {
+      EXPECT_EQ(d["metadata"]["passage"]["source"], "long.md");
+      EXPECT_EQ(d["metadata"]["path"], "long.md");
+    }
+  rc = run(msa + " bank delete " + bank + " --external-id long.md", &out);
+  EXPECT_EQ(rc, 0) << out;
+  ASSERT_EQ(run(msa + " bank list --json " + bank, &out), 0);
+  EXPECT_EQ(json::parse(out).size(), 1u);
+  fs::remove_all(root);
 }
 
 TEST_F(AskEndToEnd, OtherNamespacesSeeNothing) {
