@@ -30,7 +30,6 @@ int answer(const msa::cli::Loaded& l, const msa::engine::MemorySnapshot& snap, c
   auto r = msa::engine::answer_with_interleave(l.model, *l.tokenizer, *snap.view, snap.text, question, l.interleave, cb);
   if (json) {
     auto j = msa::engine::answer_to_json(r, snap.info);
-    j["answered"] = !r.answer.empty();
     if (!missing_shards.empty()) j["missing_shards"] = missing_shards;  // degraded answer only
     std::printf("%s\n", j.dump().c_str());
   } else {

@@ -25,6 +25,7 @@ nlohmann::json answer_to_json(const InterleaveResult& r, const DocumentInfoFn& i
   using nlohmann::json;
   json out;
   out["answer"] = r.answer;
+  out["answered"] = !r.answer.empty();  // false: the model gave no answer (msa ask exits 3)
   std::map<int64_t, float> best;  // best routing score of every selected document
   json rounds = json::array();
   for (const auto& round : r.rounds) {

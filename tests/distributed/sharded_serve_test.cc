@@ -233,7 +233,9 @@ void compare_servers(Http one, Http many, int np, const fs::path& shards) {
     const auto b = many.call("POST", "/v1/memory/documents", "kall", dup);
     EXPECT_EQ(a.first, 409) << a.second.dump();
     EXPECT_TRUE(a.second["error"]["existing_id"].is_number_integer()) << a.second.dump();
-    if (eid == "new-a") EXPECT_EQ(a.second["error"]["existing_id"], existing);
+    if (eid == "new-a") {
+      EXPECT_EQ(a.second["error"]["existing_id"], existing);
+    }
     EXPECT_EQ(b.first, 400) << "external ids are unique across shards: " << b.second.dump();
   }
   same_chats("after adds");
