@@ -5,6 +5,8 @@
 // restricted to another namespace cannot see the corpus.
 #include <gtest/gtest.h>
 
+#include "cli_runner.h"
+
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -27,29 +29,10 @@ namespace {
 constexpr int kMinNiahCorrect = 3;
 constexpr int kMinHop2Correct = 2;
 
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+using msa::test_util::read_jsonl;
+using msa::test_util::shell_quote;
 
-int run(const std::string& cmd, std::string* out) {
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return -1;
-  std::array<char, 4096> buf{};
-  out->clear();
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out->append(buf.data(), n);
-  return pclose(p);
-}
-
-std::vector<json> read_jsonl(const fs::path& p) {
-  std::ifstream f(p);
-  std::vector<json> v;
-  std::string line;
-  while (std::getline(f, line))
-    if (!line.empty()) v.push_back(json::parse(line));
-  return v;
-}
+int run(const std::string& cmd, std::string* out) { return msa::test_util::run_command(cmd, out); }
 
 class AskEndToEnd : public ::testing::Test {
  protected:
@@ -83,7 +66,7 @@ class AskEndToEnd : public ::testing::Test {
                          nullptr, false);
     EXPECT_FALSE(j.is_discarded()) << out;
     if (j.is_discarded()) return j;
-    EXPECT_EQ(rc == 0 ? 0 : WEXITSTATUS(rc), j["answer"].get<std::string>().empty() ? 3 : 0) << out;
+    EXPECT_EQ(rc, j["answer"].get<std::string>().empty() ? 3 : 0) << out;
     EXPECT_EQ(j["answered"], !j["answer"].get<std::string>().empty());
     return j;
   }
@@ -170,14 +153,14 @@ TEST_F(AskEndToEnd, ExitStatusSaysNoAnswerAndEmptyQuestionsAreRefused) {
   std::string out;
   // One generated token cannot hold an answer: no answer, exit 3, said so.
   int rc = run(base + " --max-tokens 1 " + shell_quote(qs[0]["question"]), &out);
-  EXPECT_EQ(WEXITSTATUS(rc), 3) << out;
+  EXPECT_EQ(rc, 3) << out;
   EXPECT_NE(out.find("no answer"), std::string::npos) << out;
   rc = run(base + " --json --max-tokens 1 " + shell_quote(qs[0]["question"]), &out);
-  EXPECT_EQ(WEXITSTATUS(rc), 3) << out;
+  EXPECT_EQ(rc, 3) << out;
   // An empty question is an error (exit 1), as over HTTP.
   for (const std::string q : {"", "   "}) {
     rc = run(base + " " + shell_quote(q), &out);
-    EXPECT_EQ(WEXITSTATUS(rc), 1) << out;
+    EXPECT_EQ(rc, 1) << out;
     EXPECT_NE(out.find("empty"), std::string::npos) << out;
   }
   fs::remove_all(bank);
@@ -204,7 +187,7 @@ TEST_F(AskEndToEnd, BankAddSplitsLongFilesAndReportsEmptyOnes) {
   std::string out;
   ASSERT_EQ(run(msa + " bank create " + bank, &out), 0) << out;
   int rc = run(msa + " bank add -q " + bank + " " + (root / "empty-only").string(), &out);
-  EXPECT_EQ(WEXITSTATUS(rc), 1) << out;
+  EXPECT_EQ(rc, 1) << out;
   EXPECT_NE(out.find("skipped " + (root / "empty-only" / "a.md").string() + ": empty"), std::string::npos) << out;
   EXPECT_NE(out.find("b.txt: whitespace only"), std::string::npos) << out;
   EXPECT_NE(out.find("nothing to add"), std::string::npos) << out;

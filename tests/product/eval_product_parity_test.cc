@@ -5,6 +5,8 @@
 // must be the product's numbers).
 #include <gtest/gtest.h>
 
+#include "cli_runner.h"
+
 #include <array>
 #include <cctype>
 #include <cstdio>
@@ -19,28 +21,10 @@ using nlohmann::json;
 
 namespace {
 
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+using msa::test_util::read_jsonl;
+using msa::test_util::shell_quote;
 
-int run(const std::string& cmd, std::string* out) {
-  FILE* p = popen((cmd + " 2>/dev/null").c_str(), "r");
-  if (!p) return -1;
-  std::array<char, 4096> buf{};
-  out->clear();
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out->append(buf.data(), n);
-  return pclose(p);
-}
-
-std::vector<json> read_jsonl(const fs::path& p) {
-  std::ifstream f(p);
-  std::vector<json> v;
-  for (std::string line; std::getline(f, line);)
-    if (!line.empty()) v.push_back(json::parse(line));
-  return v;
-}
+int run(const std::string& cmd, std::string* out) { return msa::test_util::run_command(cmd, out, false); }
 
 TEST(EvalProductParity, KbQuestionsGetTheSameAnswersThroughAskAsInEval) {
   const fs::path model = fs::path(MSA_SOURCE_DIR) / "models" / "msa-tiny";

@@ -6,6 +6,8 @@
 // `msa serve` on the same port fails at startup with the reason.
 // Needs node and scripts/fetch_openai_client.sh (scripts/test.sh runs it).
 #include <gtest/gtest.h>
+
+#include "cli_runner.h"
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -26,21 +28,9 @@ using nlohmann::json;
 
 namespace {
 
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+using msa::test_util::shell_quote;
 
-int run(const std::string& cmd, std::string* out) {
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return -1;
-  std::array<char, 4096> buf{};
-  out->clear();
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out->append(buf.data(), n);
-  const int st = pclose(p);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+int run(const std::string& cmd, std::string* out) { return msa::test_util::run_command(cmd, out); }
 
 // `msa serve` as a child process; its stdout is read until it says where it listens.
 class ServeProcess {
