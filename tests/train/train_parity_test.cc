@@ -99,13 +99,19 @@ TEST(TrainParity, TrainingForwardMatchesInferenceEngine) {
   fs::remove_all(dir);
 }
 
+// The small model both smoke runs train: 2 layers, d 64, routing layer 1.
+static train::TrainConfig smoke_model_config(const std::string& tokenizer) {
+  train::TrainConfig tc;
+  tc.tokenizer = tokenizer;
+  tc.hidden_size = 64; tc.num_layers = 2; tc.num_attention_heads = 4; tc.num_key_value_heads = 2; tc.head_dim = 16;
+  tc.intermediate_size = 128; tc.routing_layers = "1"; tc.pooling_kernel_size = 16; tc.doc_top_k = 2;
+  return tc;
+}
+
 TEST(TrainSmoke, LossFallsQuickly) {
   const std::string tp = tokenizer_path();
   if (tp.empty()) GTEST_SKIP() << "models/msa-tiny/tokenizer.json not present";
-  train::TrainConfig tc;
-  tc.tokenizer = tp;
-  tc.hidden_size = 64; tc.num_layers = 2; tc.num_attention_heads = 4; tc.num_key_value_heads = 2; tc.head_dim = 16;
-  tc.intermediate_size = 128; tc.routing_layers = "1"; tc.pooling_kernel_size = 16; tc.doc_top_k = 2;
+  train::TrainConfig tc = smoke_model_config(tp);
   tc.tasks = {{data::Task::kNiah, 1.0}};
   tc.docs_start = tc.docs_end = 6;
   tc.memories_per_step = 2; tc.questions_per_memory = 1; tc.max_id_digits = 2;
@@ -134,10 +140,7 @@ TEST(TrainSmoke, RecallOnSameTemplateMemoryRisesAboveChance) {
   constexpr int kSteps = 200;
   const std::string tp = tokenizer_path();
   if (tp.empty()) GTEST_SKIP() << "models/msa-tiny/tokenizer.json not present";
-  train::TrainConfig tc;
-  tc.tokenizer = tp;
-  tc.hidden_size = 64; tc.num_layers = 2; tc.num_attention_heads = 4; tc.num_key_value_heads = 2; tc.head_dim = 16;
-  tc.intermediate_size = 128; tc.routing_layers = "1"; tc.pooling_kernel_size = 16; tc.doc_top_k = 2;
+  train::TrainConfig tc = smoke_model_config(tp);
   tc.tasks = {{data::Task::kKb, 1.0}};
   tc.docs_start = tc.docs_end = 8;
   tc.memories_per_step = 4; tc.questions_per_memory = 2; tc.max_id_digits = 2;
